@@ -1,0 +1,93 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { createError } from './errors.js';
+
+/** Folder that holds the models shipped inside the package (`models/` beside `dist/`). */
+export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'models');
+
+/**
+ * lookalike's whole configuration, one object. Every field has a default derived from the environment;
+ * library callers pass a partial object, the CLI maps flags onto it.
+ *
+ * | field | env | default |
+ * |---|---|---|
+ * | modelPaths | `LOOKALIKE_MODELS` (path-list, `:`-separated) | `[]` (the package's own `models/` is always searched last) |
+ * | cacheDir | `LOOKALIKE_CACHE` | `$XDG_CACHE_HOME/lookalike` or `~/.cache/lookalike` (downloaded Hugging Face models) |
+ * | allowDownloads | `LOOKALIKE_OFFLINE=1` or `HF_HUB_OFFLINE=1` turn it off | `true` |
+ * | downloadTimeoutMs | `LOOKALIKE_DOWNLOAD_TIMEOUT_MS` | `30000` (per request; no hang when offline) |
+ * | device | `LOOKALIKE_DEVICE` | `cpu` (`cuda` needs onnxruntime-node's CUDA libraries, see README) |
+ * | threads | `LOOKALIKE_THREADS` | number of CPU cores (ONNX intra-op threads) |
+ * | batchSize | `LOOKALIKE_BATCH_SIZE` | `32` images per inference call |
+ * | decodeConcurrency | `LOOKALIKE_DECODE_CONCURRENCY` | `max(2, cores)` images decoded at once |
+ * | maxPixels | `LOOKALIKE_MAX_PIXELS` | `100000000` (decompression-bomb guard) |
+ * | maxFileBytes | `LOOKALIKE_MAX_FILE_BYTES` | `268435456` (256 MiB) |
+ */
+export const ConfigSchema = z.object({
+  modelPaths: z.array(z.string()),
+  cacheDir: z.string(),
+  allowDownloads: z.boolean(),
+  downloadTimeoutMs: z.number().int().positive(),
+  device: z.enum(['cpu', 'cuda']),
+  threads: z.number().int().positive(),
+  batchSize: z.number().int().positive().max(4096),
+  decodeConcurrency: z.number().int().positive().max(256),
+  maxPixels: z.number().int().positive(),
+  maxFileBytes: z.number().int().positive(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw createError('INVALID_ARGUMENT', `Environment variable ${name}="${raw}" must be a positive integer.`, { name });
+  }
+  return n;
+}
+
+function truthy(v: string | undefined): boolean {
+  return v !== undefined && /^(1|true|yes|on)$/i.test(v);
+}
+
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cores = Math.max(1, os.availableParallelism());
+  const cacheRoot = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const device = env.LOOKALIKE_DEVICE ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') {
+    throw createError('INVALID_ARGUMENT', `LOOKALIKE_DEVICE="${device}" must be "cpu" or "cuda".`);
+  }
+  return {
+    modelPaths: (env.LOOKALIKE_MODELS ?? '').split(path.delimiter).filter((p) => p.length > 0),
+    cacheDir: env.LOOKALIKE_CACHE || path.join(cacheRoot, 'lookalike'),
+    allowDownloads: !(truthy(env.LOOKALIKE_OFFLINE) || truthy(env.HF_HUB_OFFLINE)),
+    downloadTimeoutMs: envInt(env, 'LOOKALIKE_DOWNLOAD_TIMEOUT_MS', 30_000),
+    device,
+    threads: envInt(env, 'LOOKALIKE_THREADS', cores),
+    batchSize: envInt(env, 'LOOKALIKE_BATCH_SIZE', 32),
+    decodeConcurrency: envInt(env, 'LOOKALIKE_DECODE_CONCURRENCY', Math.max(2, cores)),
+    maxPixels: envInt(env, 'LOOKALIKE_MAX_PIXELS', 100_000_000),
+    maxFileBytes: envInt(env, 'LOOKALIKE_MAX_FILE_BYTES', 256 * 1024 * 1024),
+  };
+}
+
+/** Defaults from the environment, overridden by `overrides` (validated: a bad field names itself). */
+export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const merged = { ...defaultConfig(env), ...stripUndefined(overrides) };
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') ?? '?';
+    throw createError('INVALID_ARGUMENT', `Invalid config field "${field}": ${issue?.message ?? 'invalid value'}.`, {
+      field,
+    });
+  }
+  return parsed.data;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,256 @@
+import path from 'node:path';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { createError } from '../errors.js';
+import { decodeImage, kernelFromPilResample, type DecodedImage, type ResizeKernel } from '../image/decode.js';
+import { createSession, ort } from './onnx.js';
+import { modelRevision, readJson } from './resolve.js';
+import {
+  l2normalize,
+  stackPrepared,
+  type Embedder,
+  type EmbedderSpec,
+  type ImageInput,
+  type Modality,
+  type PreparedImage,
+} from './types.js';
+
+const Size = z.union([
+  z.number().int().positive(),
+  z.object({ height: z.number().int().positive(), width: z.number().int().positive() }),
+  z.object({ shortest_edge: z.number().int().positive() }),
+]);
+
+/** The subset of a Hugging Face `preprocessor_config.json` that image models use. */
+const PreprocessorConfig = z.object({
+  do_resize: z.boolean().default(true),
+  size: Size.optional(),
+  resample: z.number().int().optional(),
+  do_center_crop: z.boolean().default(false),
+  crop_size: Size.optional(),
+  do_rescale: z.boolean().default(true),
+  rescale_factor: z.number().default(1 / 255),
+  do_normalize: z.boolean().default(true),
+  image_mean: z.union([z.number(), z.array(z.number()).length(3)]).default([0.5, 0.5, 0.5]),
+  image_std: z.union([z.number(), z.array(z.number()).length(3)]).default([0.5, 0.5, 0.5]),
+});
+
+export type Pooling = 'cls' | 'mean';
+
+/** Preprocessing, resolved into concrete numbers. Stored with the collection. */
+export interface ImagePreprocessing {
+  /** Image is resized to exactly this (fit `fill`) or so its shortest edge is this (fit `outside`). */
+  readonly resize: { width: number; height: number; fit: 'fill' | 'outside' | 'cover' };
+  readonly crop: { width: number; height: number } | null;
+  readonly kernel: ResizeKernel;
+  readonly rescale: number;
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+  readonly pooling: Pooling;
+}
+
+function triple(v: number | number[]): [number, number, number] {
+  return typeof v === 'number' ? [v, v, v] : [v[0]!, v[1]!, v[2]!];
+}
+
+export function parsePreprocessing(raw: unknown, file: string, pooling: Pooling = 'cls'): ImagePreprocessing {
+  const parsed = PreprocessorConfig.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw createError(
+      'MODEL_LOAD_FAILED',
+      `${file}: field "${issue?.path.join('.')}" ${issue?.message ?? 'is invalid'}`,
+      { file },
+    );
+  }
+  const p = parsed.data;
+  const crop = p.do_center_crop && p.crop_size !== undefined ? sizeToWH(p.crop_size) : null;
+  let resize: ImagePreprocessing['resize'];
+  const size = p.size ?? p.crop_size ?? 224;
+  if (!p.do_resize) {
+    throw createError('MODEL_LOAD_FAILED', `${file}: do_resize=false is not supported (batching needs a fixed size)`);
+  }
+  if (typeof size === 'object' && 'shortest_edge' in size) {
+    const s = size.shortest_edge;
+    // shortest edge == crop size: resizing to cover the crop and centre-cropping is the same thing, done by sharp.
+    resize =
+      crop && crop.width === s && crop.height === s
+        ? { width: s, height: s, fit: 'cover' }
+        : { width: s, height: s, fit: 'outside' };
+  } else {
+    const wh = sizeToWH(size);
+    resize = { ...wh, fit: 'fill' };
+  }
+  const effectiveCrop = resize.fit === 'cover' ? null : crop;
+  if (resize.fit === 'outside' && !effectiveCrop) {
+    throw createError('MODEL_LOAD_FAILED', `${file}: size.shortest_edge without crop_size gives images of varying size`);
+  }
+  return {
+    resize,
+    crop: effectiveCrop,
+    kernel: kernelFromPilResample(p.resample),
+    rescale: p.do_rescale ? p.rescale_factor : 1,
+    mean: p.do_normalize ? triple(p.image_mean) : [0, 0, 0],
+    std: p.do_normalize ? triple(p.image_std) : [1, 1, 1],
+    pooling,
+  };
+}
+
+function sizeToWH(s: z.infer<typeof Size>): { width: number; height: number } {
+  if (typeof s === 'number') return { width: s, height: s };
+  if ('shortest_edge' in s) return { width: s.shortest_edge, height: s.shortest_edge };
+  return { width: s.width, height: s.height };
+}
+
+/**
+ * RGB bytes → normalised float32 CHW tensor, through a per-channel lookup table (one pass, no per-pixel math),
+ * taking the centre `crop` when given.
+ */
+export function toChwTensor(img: DecodedImage, pre: ImagePreprocessing): Float32Array {
+  const w = pre.crop?.width ?? img.width;
+  const h = pre.crop?.height ?? img.height;
+  if (w > img.width || h > img.height) {
+    throw createError('IMAGE_DECODE_FAILED', `image ${img.width}x${img.height} is smaller than the crop ${w}x${h}`);
+  }
+  const x0 = (img.width - w) >> 1;
+  const y0 = (img.height - h) >> 1;
+  const luts = [0, 1, 2].map((c) => {
+    const lut = new Float32Array(256);
+    for (let v = 0; v < 256; v++) lut[v] = (v * pre.rescale - pre.mean[c]!) / pre.std[c]!;
+    return lut;
+  });
+  const [r, g, b] = luts as [Float32Array, Float32Array, Float32Array];
+  const plane = w * h;
+  const out = new Float32Array(3 * plane);
+  const src = img.data;
+  let o = 0;
+  for (let y = 0; y < h; y++) {
+    let i = ((y + y0) * img.width + x0) * 3;
+    for (let x = 0; x < w; x++, o++, i += 3) {
+      out[o] = r[src[i]!]!;
+      out[o + plane] = g[src[i + 1]!]!;
+      out[o + 2 * plane] = b[src[i + 2]!]!;
+    }
+  }
+  return out;
+}
+
+export interface OnnxImageOptions {
+  /** Registry id, HF id or folder path the user asked for (recorded in the spec). */
+  readonly model: string;
+  /** Embedder id; defaults to `onnx:<folder name>`. */
+  readonly id?: string;
+  readonly pooling?: Pooling;
+  readonly config: Pick<Config, 'threads' | 'device' | 'maxPixels'>;
+}
+
+const PREFERRED_OUTPUTS = ['embedding', 'image_embeds', 'pooler_output', 'last_hidden_state'];
+
+/**
+ * Any image model in the Hugging Face ONNX folder layout (`config.json`, `preprocessor_config.json`,
+ * `onnx/model.onnx`): CNNs (pooled or spatial output), ViTs (CLS or mean of tokens). `mobilenet-v1` is one.
+ */
+export class OnnxImageEmbedder implements Embedder {
+  readonly modalities: ReadonlySet<Modality> = new Set<Modality>(['image']);
+  private constructor(
+    readonly spec: EmbedderSpec,
+    private readonly session: ort.InferenceSession,
+    private readonly pre: ImagePreprocessing,
+    private readonly inputName: string,
+    private readonly outputName: string,
+    private readonly maxPixels: number,
+  ) {}
+
+  get id(): string {
+    return this.spec.id;
+  }
+  get dimension(): number {
+    return this.spec.dimension;
+  }
+
+  static async load(dir: string, opts: OnnxImageOptions): Promise<OnnxImageEmbedder> {
+    const preFile = path.join(dir, 'preprocessor_config.json');
+    const pre = parsePreprocessing(readJson(preFile), preFile, opts.pooling ?? 'cls');
+    const modelFile = path.join(dir, 'onnx', 'model.onnx');
+    const session = await createSession(modelFile, opts.config);
+    const inputName = session.inputNames.includes('pixel_values') ? 'pixel_values' : session.inputNames[0]!;
+    const outputName = PREFERRED_OUTPUTS.find((n) => session.outputNames.includes(n)) ?? session.outputNames[0]!;
+    const w = pre.crop?.width ?? pre.resize.width;
+    const h = pre.crop?.height ?? pre.resize.height;
+    // One dummy inference tells the output dimension (and warms the session up).
+    const probe = await session.run({ [inputName]: new ort.Tensor('float32', new Float32Array(3 * w * h), [1, 3, h, w]) });
+    const dimension = pooledDimension(probe[outputName]!.dims);
+    const spec: EmbedderSpec = {
+      id: opts.id ?? `onnx:${path.basename(dir)}`,
+      kind: 'onnx-image',
+      model: opts.model,
+      revision: modelRevision(dir, ['config.json', 'preprocessor_config.json', 'onnx/model.onnx']),
+      dimension,
+      modalities: ['image'],
+      preprocessing: { ...pre, input: inputName, output: outputName },
+    };
+    return new OnnxImageEmbedder(spec, session, pre, inputName, outputName, opts.config.maxPixels);
+  }
+
+  async prepareImage(input: ImageInput): Promise<PreparedImage> {
+    const { resize, kernel } = this.pre;
+    const img = await decodeImage(input, { maxPixels: this.maxPixels, resize: { ...resize, kernel } });
+    const data = toChwTensor(img, this.pre);
+    const w = this.pre.crop?.width ?? img.width;
+    const h = this.pre.crop?.height ?? img.height;
+    return { data, dims: [1, 3, h, w] };
+  }
+
+  async embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]> {
+    if (batch.length === 0) return [];
+    const { data, dims } = stackPrepared(batch);
+    const out = await this.session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) });
+    const t = out[this.outputName]!;
+    return poolOutput(t.data as Float32Array, t.dims, this.pre.pooling);
+  }
+
+  async embedImages(images: readonly ImageInput[]): Promise<Float32Array[]> {
+    return this.embedPrepared(await Promise.all(images.map((i) => this.prepareImage(i))));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function pooledDimension(dims: readonly number[]): number {
+  if (dims.length === 2) return dims[1]!;
+  if (dims.length === 3) return dims[2]!; // [N, tokens, D]
+  if (dims.length === 4) return dims[1]!; // [N, C, H, W]
+  throw createError('MODEL_LOAD_FAILED', `unsupported model output shape [${dims.join(', ')}]`);
+}
+
+/** [N,D] as is; [N,T,D] → CLS token or token mean; [N,C,H,W] → global average pool. L2-normalised. */
+export function poolOutput(data: Float32Array, dims: readonly number[], pooling: Pooling): Float32Array[] {
+  const n = dims[0]!;
+  const d = pooledDimension(dims);
+  const out: Float32Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = new Float32Array(d);
+    if (dims.length === 2) {
+      v.set(data.subarray(i * d, (i + 1) * d));
+    } else if (dims.length === 3) {
+      const t = dims[1]!;
+      const base = i * t * d;
+      if (pooling === 'cls') v.set(data.subarray(base, base + d));
+      else {
+        for (let j = 0; j < t; j++) for (let k = 0; k < d; k++) v[k]! += data[base + j * d + k]!;
+      }
+    } else {
+      const hw = dims[2]! * dims[3]!;
+      const base = i * d * hw;
+      for (let c = 0; c < d; c++) {
+        let s = 0;
+        for (let j = 0; j < hw; j++) s += data[base + c * hw + j]!;
+        v[c] = s / hw;
+      }
+    }
+    out.push(l2normalize(v));
+  }
+  return out;
+}

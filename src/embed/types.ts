@@ -1,0 +1,83 @@
+import type { ImageInput } from '../image/decode.js';
+export type { DecodedImage, ImageInput } from '../image/decode.js';
+export { isDecodedImage } from '../image/decode.js';
+
+export type Modality = 'image' | 'text';
+
+/**
+ * Everything needed to re-create an embedder and to tell whether two embedders produce comparable vectors.
+ * Stored with every collection.
+ */
+export interface EmbedderSpec {
+  /** Stable embedder id: `mobilenet-v1`, `clip:Xenova/clip-vit-base-patch32`, `onnx:my-resnet`, … */
+  readonly id: string;
+  /** Implementation family (the registry key of the factory). */
+  readonly kind: string;
+  /** What `--model` resolved from: a registry id, a Hugging Face id, or an absolute folder path. */
+  readonly model: string;
+  /** Fingerprint of the model files (configs + weight sizes): changes when the model changes. */
+  readonly revision: string;
+  readonly dimension: number;
+  readonly modalities: readonly Modality[];
+  /** Human-readable preprocessing summary (resize, crop, normalisation, pooling). */
+  readonly preprocessing: Readonly<Record<string, unknown>>;
+}
+
+/** An image decoded and preprocessed into the model's input layout, ready to be batched. */
+export interface PreparedImage {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+/**
+ * One interface for every embedding method. Vectors are L2-normalised `Float32Array`s of length `dimension`.
+ *
+ * `prepareImage` (decode + preprocess) is separate from `embedPrepared` (inference) so that ingest can decode
+ * the next images while the model runs on the current batch.
+ */
+export interface Embedder {
+  readonly spec: EmbedderSpec;
+  readonly id: string;
+  readonly dimension: number;
+  readonly modalities: ReadonlySet<Modality>;
+  prepareImage(input: ImageInput): Promise<PreparedImage>;
+  embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]>;
+  /** `prepareImage` + `embedPrepared` for a batch. */
+  embedImages(images: readonly ImageInput[]): Promise<Float32Array[]>;
+  /** Present only when `modalities` has `text`. */
+  embedTexts?(texts: readonly string[]): Promise<Float32Array[]>;
+  dispose(): Promise<void>;
+}
+
+/** In-place L2 normalisation; a zero vector stays zero. Returns its argument. */
+export function l2normalize(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  if (s > 0) {
+    const inv = 1 / Math.sqrt(s);
+    for (let i = 0; i < v.length; i++) v[i]! *= inv;
+  }
+  return v;
+}
+
+/** Split a row-major [n, d] output into n normalised vectors (copies, so the output buffer can be freed). */
+export function splitRows(data: Float32Array, n: number, d: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < n; i++) out.push(l2normalize(data.slice(i * d, (i + 1) * d)));
+  return out;
+}
+
+/** Concatenate prepared images of identical dims into one batch tensor. */
+export function stackPrepared(batch: readonly PreparedImage[]): { data: Float32Array; dims: number[] } {
+  const first = batch[0];
+  if (!first) throw new Error('stackPrepared: empty batch');
+  const per = first.data.length;
+  const data = new Float32Array(per * batch.length);
+  batch.forEach((p, i) => {
+    if (p.data.length !== per) throw new Error('stackPrepared: images of different sizes in one batch');
+    data.set(p.data, i * per);
+  });
+  const dims = [...first.dims];
+  dims[0] = batch.length;
+  return { data, dims };
+}

@@ -1,0 +1,103 @@
+import sharp from 'sharp';
+import { createError, LookalikeError, reasonOf } from '../errors.js';
+
+/** 8-bit sRGB pixels, interleaved RGB, row-major. What every embedder receives. */
+export interface DecodedImage {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 3;
+}
+
+/** Encoded image bytes (any supported format) or already-decoded RGB pixels. */
+export type ImageInput = Uint8Array | DecodedImage;
+
+export function isDecodedImage(input: ImageInput): input is DecodedImage {
+  return !(input instanceof Uint8Array);
+}
+
+export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos3';
+
+export interface DecodeOptions {
+  /** Reject images with more pixels than this before decoding them (decompression bombs). */
+  maxPixels: number;
+  /** Resize while decoding (sharp shrinks JPEGs on load, so this is much cheaper than resizing later). */
+  resize?: {
+    width: number;
+    height: number;
+    /** `fill`: stretch to width x height; `cover`: keep aspect ratio, centre-crop; `outside`: shortest edge fits. */
+    fit: 'fill' | 'cover' | 'outside';
+    kernel: ResizeKernel;
+  };
+}
+
+/** Hugging Face `resample` codes (PIL) → sharp kernels. */
+export function kernelFromPilResample(resample: number | undefined): ResizeKernel {
+  switch (resample) {
+    case 0:
+      return 'nearest';
+    case 1:
+      return 'lanczos3';
+    case 3:
+      return 'cubic';
+    default:
+      return 'linear'; // 2 = bilinear, PIL's and transformers' default
+  }
+}
+
+let configured = false;
+function configureSharp(): void {
+  if (configured) return;
+  configured = true;
+  // One libvips thread per image: lookalike decodes several images at once instead (see ingest), which
+  // scales better for the small images typical of photo collections. No operation cache: every image is new.
+  sharp.concurrency(1);
+  sharp.cache(false);
+}
+
+/**
+ * Decode any supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF, …) into 8-bit sRGB RGB:
+ * EXIF orientation applied, alpha flattened onto white, CMYK/greyscale/16-bit converted, first frame of
+ * animations. Throws `IMAGE_DECODE_FAILED` or `IMAGE_TOO_LARGE` with the reason.
+ */
+export async function decodeImage(input: ImageInput, options: DecodeOptions): Promise<DecodedImage> {
+  configureSharp();
+  const decoded = isDecodedImage(input);
+  if (!decoded && input.byteLength === 0) throw createError('IMAGE_DECODE_FAILED', 'empty file (0 bytes)');
+  if (decoded && input.width * input.height > options.maxPixels) {
+    throw createError('IMAGE_TOO_LARGE', `image has ${input.width * input.height} pixels, over the ${options.maxPixels} limit`);
+  }
+  try {
+    let pipeline = (
+      decoded
+        ? sharp(input.data, { raw: { width: input.width, height: input.height, channels: 3 } })
+        : sharp(input, { limitInputPixels: options.maxPixels, failOn: 'error', sequentialRead: true })
+    )
+      .rotate()
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb');
+    if (options.resize) {
+      const { width, height, fit, kernel } = options.resize;
+      pipeline = pipeline.resize(width, height, { fit, kernel, position: 'centre' });
+    }
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) {
+      throw createError('IMAGE_DECODE_FAILED', `unexpected channel count ${info.channels} after conversion to RGB`);
+    }
+    return { data, width: info.width, height: info.height, channels: 3 };
+  } catch (e) {
+    throw toDecodeError(e);
+  }
+}
+
+function toDecodeError(e: unknown): LookalikeError {
+  if (e instanceof LookalikeError) return e;
+  const msg = reasonOf(e);
+  if (/pixel limit/i.test(msg)) {
+    return createError('IMAGE_TOO_LARGE', `image has more pixels than the limit (${msg})`, {}, e);
+  }
+  if (/unsupported image format/i.test(msg)) {
+    return createError('IMAGE_DECODE_FAILED', 'not an image (unrecognised format)', {}, e);
+  }
+  return createError('IMAGE_DECODE_FAILED', `cannot decode image: ${msg}`, {}, e);
+}
