@@ -1,0 +1,193 @@
+import { resolveConfig, type Config } from './config.js';
+import { assertCompatible, loadEmbedder, loadEmbedderForSpec, type EmbedderOptions } from './embed/registry.js';
+import type { Embedder } from './embed/types.js';
+import { createError } from './errors.js';
+import { indexFolder, type IndexOptions, type IndexReport } from './ingest/ingest.js';
+import { searchCollection, type Query, type SearchOptions } from './search/search.js';
+import { openStore } from './store/registry.js';
+import { validateCollectionName } from './store/spec.js';
+import type { CollectionSpec, Hit, Item, StoreCollection, VectorStore } from './store/types.js';
+
+export interface CollectionInfo {
+  readonly collection: string;
+  readonly count: number;
+  readonly model: string;
+  readonly embedder: string;
+  readonly dimension: number;
+  readonly metric: string;
+  readonly vectorType: string;
+  readonly modalities: readonly string[];
+  readonly createdAt: string;
+}
+
+export interface CreateCollectionOptions extends EmbedderOptions {
+  /** Registry id, Hugging Face id or model folder. */
+  readonly model: string;
+}
+
+/**
+ * A lookalike database: a store plus the configuration used to load models. Open one with `openDatabase`.
+ *
+ * ```ts
+ * const db = await openDatabase('./lookalike-db');
+ * const photos = await db.collection('photos', { model: 'mobilenet-v1' });
+ * await photos.indexFolder('./photos');
+ * const hits = await photos.search({ image: 'query.jpg' }, { k: 10 });
+ * ```
+ */
+export class LookalikeDatabase {
+  private constructor(
+    readonly store: VectorStore,
+    readonly config: Config,
+  ) {}
+
+  static async open(location: string, config: Partial<Config> = {}): Promise<LookalikeDatabase> {
+    const cfg = resolveConfig(config);
+    return new LookalikeDatabase(await openStore(location), cfg);
+  }
+
+  async listCollections(): Promise<CollectionSpec[]> {
+    return this.store.listCollections();
+  }
+
+  /** Open an existing collection. Its embedder is loaded on first use, from the spec it was built with. */
+  async openCollection(name: string): Promise<Collection> {
+    return new Collection(await this.store.getCollection(name), this.config);
+  }
+
+  /** Create a collection for `model` (loads the model to learn its dimension). */
+  async createCollection(name: string, opts: CreateCollectionOptions): Promise<Collection> {
+    validateCollectionName(name);
+    if (await this.store.hasCollection(name)) {
+      throw createError('COLLECTION_EXISTS', `Collection "${name}" already exists in ${this.store.location}.`, { name });
+    }
+    const embedder = await loadEmbedder(opts.model, this.config, opts);
+    try {
+      const sc = await this.store.createCollection({
+        name,
+        embedder: embedder.spec,
+        dimension: embedder.dimension,
+        metric: 'cosine',
+        vectorType: 'float32',
+      });
+      return new Collection(sc, this.config, embedder);
+    } catch (e) {
+      await embedder.dispose();
+      throw e;
+    }
+  }
+
+  /**
+   * Open `name`, creating it with `opts.model` if it does not exist. When it exists and a model is given, the
+   * model must be the one the collection was built with (`EMBEDDER_MISMATCH` otherwise).
+   */
+  async collection(name: string, opts: Partial<CreateCollectionOptions> = {}): Promise<Collection> {
+    if (!(await this.store.hasCollection(name))) {
+      if (!opts.model) {
+        await this.store.getCollection(name); // throws COLLECTION_NOT_FOUND with the list of collections
+      }
+      return this.createCollection(name, { ...opts, model: opts.model! });
+    }
+    const c = await this.openCollection(name);
+    if (opts.model) await c.useModel(opts.model, opts);
+    return c;
+  }
+
+  async dropCollection(name: string): Promise<boolean> {
+    return this.store.dropCollection(name);
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+/** A collection with its embedder: index, search, inspect. */
+export class Collection {
+  private embedderPromise: Promise<Embedder> | undefined;
+
+  constructor(
+    readonly store: StoreCollection,
+    readonly config: Config,
+    embedder?: Embedder,
+  ) {
+    if (embedder) this.embedderPromise = Promise.resolve(embedder);
+  }
+
+  get name(): string {
+    return this.store.spec.name;
+  }
+  get spec(): CollectionSpec {
+    return this.store.spec;
+  }
+
+  /** The collection's embedder (loaded once, checked against the spec). */
+  embedder(): Promise<Embedder> {
+    this.embedderPromise ??= loadEmbedderForSpec(this.spec.embedder, this.config);
+    return this.embedderPromise;
+  }
+
+  /** Check that `model` is this collection's model and make it the embedder. */
+  async useModel(model: string, opts: EmbedderOptions = {}): Promise<void> {
+    const e = await loadEmbedder(model, this.config, opts);
+    try {
+      assertCompatible(this.spec.embedder, e.spec, this.name);
+    } catch (err) {
+      await e.dispose();
+      throw err;
+    }
+    const old = this.embedderPromise;
+    this.embedderPromise = Promise.resolve(e);
+    if (old) await (await old).dispose();
+  }
+
+  async indexFolder(folder: string, opts: Partial<IndexOptions> = {}): Promise<IndexReport> {
+    const embedder = await this.embedder();
+    return indexFolder(this.store, embedder, folder, {
+      batchSize: this.config.batchSize,
+      decodeConcurrency: this.config.decodeConcurrency,
+      maxFileBytes: this.config.maxFileBytes,
+      ...opts,
+    });
+  }
+
+  async search(query: Query, opts: SearchOptions = {}): Promise<Hit[]> {
+    return searchCollection(this.store, () => this.embedder(), query, opts);
+  }
+
+  async get(id: string): Promise<Item | undefined> {
+    return this.store.get(id);
+  }
+
+  async delete(ids: readonly string[]): Promise<number> {
+    return this.store.delete(ids);
+  }
+
+  async count(): Promise<number> {
+    return this.store.count();
+  }
+
+  async info(): Promise<CollectionInfo> {
+    const s = this.spec;
+    return {
+      collection: s.name,
+      count: await this.store.count(),
+      model: s.embedder.model,
+      embedder: s.embedder.id,
+      dimension: s.dimension,
+      metric: s.metric,
+      vectorType: s.vectorType,
+      modalities: s.embedder.modalities,
+      createdAt: s.createdAt,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.embedderPromise) await (await this.embedderPromise.catch(() => undefined))?.dispose();
+    this.embedderPromise = undefined;
+  }
+}
+
+export async function openDatabase(location: string, config: Partial<Config> = {}): Promise<LookalikeDatabase> {
+  return LookalikeDatabase.open(location, config);
+}

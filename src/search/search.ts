@@ -1,0 +1,105 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Embedder } from '../embed/types.js';
+import { createError } from '../errors.js';
+import type { Hit, MetadataValue, StoreCollection } from '../store/types.js';
+
+/** What to search with: an image (file path or bytes), a text, an indexed item's id, or a raw vector. */
+export type Query =
+  | { readonly image: string | Uint8Array }
+  | { readonly text: string }
+  | { readonly id: string }
+  | { readonly vector: Float32Array | readonly number[] };
+
+export interface SearchOptions {
+  /** Number of results (default 10). */
+  readonly k?: number;
+  readonly minScore?: number;
+  readonly where?: Readonly<Record<string, MetadataValue>>;
+}
+
+export const MAX_K = 10_000;
+
+export function validateSearchOptions(opts: SearchOptions): { k: number; minScore?: number } {
+  const k = opts.k ?? 10;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+    throw createError('INVALID_ARGUMENT', `k must be an integer from 1 to ${MAX_K} (got ${k}).`, { field: 'k' });
+  }
+  if (opts.minScore !== undefined && !Number.isFinite(opts.minScore)) {
+    throw createError('INVALID_ARGUMENT', `minScore must be a number (got ${opts.minScore}).`, { field: 'minScore' });
+  }
+  return opts.minScore === undefined ? { k } : { k, minScore: opts.minScore };
+}
+
+/** Turn a query into a vector (and the ids to leave out of its results). */
+export async function queryVector(
+  collection: StoreCollection,
+  getEmbedder: () => Promise<Embedder>,
+  query: Query,
+): Promise<{ vector: Float32Array; excludeIds: string[] }> {
+  if ('vector' in query) {
+    return { vector: Float32Array.from(query.vector), excludeIds: [] };
+  }
+  if ('id' in query) {
+    const v = await collection.getVector(query.id);
+    if (!v) {
+      throw createError('ITEM_NOT_FOUND', `No item with id "${query.id}" in collection "${collection.spec.name}".`, {
+        id: query.id,
+      });
+    }
+    return { vector: v, excludeIds: [query.id] };
+  }
+  if ('text' in query) {
+    if (typeof query.text !== 'string' || query.text.trim() === '') {
+      throw createError('INVALID_ARGUMENT', 'The text query is empty.', { field: 'text' });
+    }
+    const { embedder: spec, name } = collection.spec;
+    if (!spec.modalities.includes('text')) {
+      throw createError(
+        'TEXT_NOT_SUPPORTED',
+        `Collection "${name}" was built with "${spec.id}", which embeds images only. Text search needs a ` +
+          `CLIP-family model: index into a collection with --model clip-vit-base-patch32 (or another CLIP folder).`,
+        { embedder: spec.id },
+      );
+    }
+    const embedder = await getEmbedder();
+    const [v] = await embedder.embedTexts!([query.text]);
+    return { vector: v!, excludeIds: [] };
+  }
+  const embedder = await getEmbedder();
+  let bytes: Uint8Array;
+  if (typeof query.image === 'string') {
+    try {
+      bytes = await fs.readFile(query.image);
+    } catch (e) {
+      throw createError('FILE_NOT_FOUND', `Cannot read query image ${path.resolve(query.image)}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
+        path: query.image,
+      });
+    }
+  } else bytes = query.image;
+  try {
+    const [v] = await embedder.embedImages([bytes]);
+    return { vector: v!, excludeIds: [] };
+  } catch (e) {
+    if (typeof query.image === 'string' && e instanceof Error && 'code' in e) {
+      e.message = `${query.image}: ${e.message}`;
+    }
+    throw e;
+  }
+}
+
+export async function searchCollection(
+  collection: StoreCollection,
+  getEmbedder: () => Promise<Embedder>,
+  query: Query,
+  opts: SearchOptions = {},
+): Promise<Hit[]> {
+  const { k, minScore } = validateSearchOptions(opts);
+  const { vector, excludeIds } = await queryVector(collection, getEmbedder, query);
+  return collection.search(vector, {
+    k,
+    ...(minScore !== undefined ? { minScore } : {}),
+    ...(opts.where ? { where: opts.where } : {}),
+    excludeIds,
+  });
+}

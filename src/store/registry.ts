@@ -1,0 +1,30 @@
+import { createError } from '../errors.js';
+import { EmbeddedStore } from './embedded.js';
+import type { VectorStore } from './types.js';
+
+type Opener = (location: string) => Promise<VectorStore>;
+
+/** Store back-ends by URL scheme; a plain path is the embedded store. */
+const OPENERS: Record<string, Opener> = {
+  file: (location) => EmbeddedStore.open(location.replace(/^file:\/\//, '')),
+};
+
+export function storeScheme(location: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location);
+  return m ? m[1]!.toLowerCase() : 'file';
+}
+
+/** Open a store: `./lookalike-db` (embedded, the default) or a URL whose scheme names a back-end. */
+export async function openStore(location: string): Promise<VectorStore> {
+  if (!location) throw createError('INVALID_ARGUMENT', 'The store location (--db) is empty.', { field: 'db' });
+  const scheme = storeScheme(location);
+  const opener = OPENERS[scheme];
+  if (!opener) {
+    throw createError(
+      'INVALID_ARGUMENT',
+      `No store back-end for "${scheme}://" (${location}). Use a directory path for the embedded store.`,
+      { field: 'db' },
+    );
+  }
+  return opener(location);
+}

@@ -1,0 +1,98 @@
+import type { EmbedderSpec } from '../embed/types.js';
+
+export type Metric = 'cosine';
+export type VectorType = 'float32';
+export type MetadataValue = string | number | boolean | null;
+export type Metadata = Record<string, unknown>;
+
+/** How a collection was built. Fixed at creation; every insert and query is checked against it. */
+export interface CollectionSpec {
+  readonly name: string;
+  readonly embedder: EmbedderSpec;
+  readonly dimension: number;
+  readonly metric: Metric;
+  readonly vectorType: VectorType;
+  readonly createdAt: string;
+}
+
+export interface ItemInput {
+  /** Stable id, unique within the collection. Upserting an existing id replaces it. */
+  readonly id: string;
+  readonly path?: string | null;
+  readonly contentHash?: string | null;
+  readonly size?: number | null;
+  readonly mtimeMs?: number | null;
+  readonly width?: number | null;
+  readonly height?: number | null;
+  readonly metadata?: Metadata;
+  readonly vector: Float32Array;
+}
+
+export interface Item {
+  readonly id: string;
+  readonly path: string | null;
+  readonly contentHash: string | null;
+  readonly size: number | null;
+  readonly mtimeMs: number | null;
+  readonly width: number | null;
+  readonly height: number | null;
+  readonly metadata: Metadata;
+  readonly updatedAt: string;
+}
+
+/** What ingest needs to decide whether a file changed, without reading it. */
+export interface FileState {
+  readonly id: string;
+  readonly path: string;
+  readonly size: number | null;
+  readonly mtimeMs: number | null;
+  readonly contentHash: string | null;
+}
+
+export interface Hit {
+  readonly id: string;
+  readonly path: string | null;
+  readonly score: number;
+  readonly metadata: Metadata;
+}
+
+export interface VectorSearchOptions {
+  readonly k: number;
+  /** Drop hits scoring below this. */
+  readonly minScore?: number;
+  /** Metadata equality filter: every key must equal its value (compared as text). */
+  readonly where?: Readonly<Record<string, MetadataValue>>;
+  /** Ids never returned (e.g. the query item itself). */
+  readonly excludeIds?: readonly string[];
+}
+
+export interface UpsertResult {
+  readonly added: number;
+  readonly updated: number;
+}
+
+/** One collection in a store: records and their vectors. All writes of one call are atomic. */
+export interface StoreCollection {
+  readonly spec: CollectionSpec;
+  upsert(items: readonly ItemInput[]): Promise<UpsertResult>;
+  /** Update size/mtime of files whose bytes did not change (no re-embedding). */
+  touchFiles(states: readonly { id: string; size: number; mtimeMs: number }[]): Promise<void>;
+  delete(ids: readonly string[]): Promise<number>;
+  get(id: string): Promise<Item | undefined>;
+  getVector(id: string): Promise<Float32Array | undefined>;
+  count(): Promise<number>;
+  fileStates(): Promise<Map<string, FileState>>;
+  search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]>;
+}
+
+/** A place collections live: the embedded directory store, or (later) PostgreSQL. */
+export interface VectorStore {
+  readonly location: string;
+  listCollections(): Promise<CollectionSpec[]>;
+  createCollection(spec: Omit<CollectionSpec, 'createdAt'>): Promise<StoreCollection>;
+  /** Throws `COLLECTION_NOT_FOUND`. */
+  getCollection(name: string): Promise<StoreCollection>;
+  hasCollection(name: string): Promise<boolean>;
+  dropCollection(name: string): Promise<boolean>;
+  close(): Promise<void>;
+}
