@@ -1,0 +1,53 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const SHARED = path.resolve(ROOT, '..', 'shared');
+export const SAMPLES = path.join(ROOT, 'samples', 'flowers');
+export const QUERIES = path.join(ROOT, 'samples', 'queries');
+export const COLOR_CLIP = path.join(SHARED, 'models', 'color-clip');
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+
+/** Tests that need ../shared fail loudly when it is missing (never skipped silently). */
+export function requireShared(p: string): string {
+  if (!fs.existsSync(p)) throw new Error(`test data missing: ${p} (../shared must be beside the project)`);
+  return p;
+}
+
+export function tmpDir(prefix = 'lookalike-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Class of a sample image = its parent folder. */
+export function classOf(p: string | null): string {
+  return p ? path.basename(path.dirname(p)) : '';
+}
+
+/** Deterministic PRNG (mulberry32) for reproducible random data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomUnitVectors(n: number, d: number, seed: number): Float32Array[] {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => {
+    const v = new Float32Array(d);
+    let s = 0;
+    for (let i = 0; i < d; i++) {
+      v[i] = r() * 2 - 1;
+      s += v[i]! * v[i]!;
+    }
+    const inv = 1 / Math.sqrt(s);
+    for (let i = 0; i < d; i++) v[i]! *= inv;
+    return v;
+  });
+}

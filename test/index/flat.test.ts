@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { FlatIndex } from '../../src/index/flat.js';
+import { TopK } from '../../src/index/kernels.js';
+import { randomUnitVectors, rng } from '../helpers.js';
+
+function bruteForce(vectors: Map<number, Float32Array>, q: Float32Array, k: number) {
+  const scored = [...vectors].map(([key, v]) => {
+    let s = 0;
+    for (let i = 0; i < q.length; i++) s += q[i]! * v[i]!;
+    return { key, score: s };
+  });
+  return scored.sort((a, b) => b.score - a.score || a.key - b.key).slice(0, k);
+}
+
+describe('FlatIndex', () => {
+  it('equals brute force on random data, through inserts, replacements and deletes', () => {
+    const d = 67; // not a multiple of 4: exercises the kernel's tail loop
+    const vecs = randomUnitVectors(3000, d, 1);
+    const index = new FlatIndex(d, 16); // small capacity: exercises growth
+    const truth = new Map<number, Float32Array>();
+    vecs.forEach((v, i) => {
+      index.upsert(i * 3 + 1, v);
+      truth.set(i * 3 + 1, v);
+    });
+    const r = rng(7);
+    for (let i = 0; i < 700; i++) {
+      const key = (Math.floor(r() * 3000) * 3) + 1;
+      expect(index.remove(key)).toBe(truth.delete(key));
+    }
+    const replacements = randomUnitVectors(200, d, 2);
+    replacements.forEach((v, i) => {
+      const key = i * 3 + 1;
+      index.upsert(key, v);
+      truth.set(key, v);
+    });
+    expect(index.size).toBe(truth.size);
+    for (const q of randomUnitVectors(25, d, 3)) {
+      for (const k of [1, 10, 100]) {
+        const got = index.search(q, k);
+        const want = bruteForce(truth, q, k);
+        expect(got.map((h) => h.key)).toEqual(want.map((h) => h.key));
+        got.forEach((h, i) => expect(h.score).toBeCloseTo(want[i]!.score, 5));
+      }
+    }
+  });
+
+  it('restricts to candidates and drops excluded keys', () => {
+    const vecs = randomUnitVectors(100, 8, 4);
+    const index = new FlatIndex(8);
+    vecs.forEach((v, i) => index.upsert(i, v));
+    const q = vecs[5]!;
+    expect(index.search(q, 1)[0]!.key).toBe(5);
+    expect(index.search(q, 3, { exclude: new Set([5]) }).map((h) => h.key)).not.toContain(5);
+    const only = index.search(q, 10, { candidates: [1, 2, 3, 999] });
+    expect(only.map((h) => h.key).sort()).toEqual([1, 2, 3]);
+  });
+
+  it('accepts raw little-endian bytes (as stored)', () => {
+    const [v] = randomUnitVectors(1, 5, 9);
+    const index = new FlatIndex(5);
+    index.upsert(42, new Uint8Array(v!.buffer));
+    expect(index.search(v!, 1)[0]!.score).toBeCloseTo(1, 6);
+  });
+});
+
+describe('TopK', () => {
+  it('keeps the k largest, best first', () => {
+    const r = rng(11);
+    const scores = Array.from({ length: 1000 }, () => r());
+    const top = new TopK(7);
+    scores.forEach((s, i) => top.push(s, i));
+    const want = scores.map((s, i) => ({ id: i, score: s })).sort((a, b) => b.score - a.score).slice(0, 7);
+    expect(top.sorted()).toEqual(want);
+  });
+});

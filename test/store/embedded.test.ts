@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { EmbedderSpec } from '../../src/embed/types.js';
+import { isLookalikeError } from '../../src/errors.js';
+import { DB_FILE, EmbeddedStore } from '../../src/store/embedded.js';
+import { randomUnitVectors, tmpDir } from '../helpers.js';
+
+const embedder: EmbedderSpec = {
+  id: 'test',
+  kind: 'test',
+  model: 'test',
+  revision: '0',
+  dimension: 16,
+  modalities: ['image'],
+  preprocessing: {},
+};
+const spec = { name: 'c', embedder, dimension: 16, metric: 'cosine' as const, vectorType: 'float32' as const };
+
+describe('EmbeddedStore', () => {
+  it('creates one directory with a SQLite database, and refuses duplicate collections', async () => {
+    const dir = path.join(tmpDir(), 'db');
+    const store = await EmbeddedStore.open(dir);
+    await store.createCollection(spec);
+    expect(fs.existsSync(path.join(dir, DB_FILE))).toBe(true);
+    await expect(store.createCollection(spec)).rejects.toMatchObject({ code: 'COLLECTION_EXISTS' });
+    await expect(store.getCollection('nope')).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' });
+    await expect(store.createCollection({ ...spec, name: '../x' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await store.close();
+  });
+
+  it('upserts, gets, searches, deletes, and persists across reopen', async () => {
+    const dir = tmpDir();
+    const vecs = randomUnitVectors(200, 16, 1);
+    let store = await EmbeddedStore.open(dir);
+    const c = await store.createCollection(spec);
+    const r1 = await c.upsert(vecs.map((v, i) => ({ id: `i${i}`, path: `/p/${i}.jpg`, metadata: { n: i, even: i % 2 === 0, tag: i < 10 ? 'a' : 'b' }, vector: v })));
+    expect(r1).toEqual({ added: 200, updated: 0 });
+    expect(await c.search(vecs[3]!, { k: 1 })).toMatchObject([{ id: 'i3', path: '/p/3.jpg', metadata: { n: 3 } }]);
+    // replace one: same id, new vector
+    expect(await c.upsert([{ id: 'i3', vector: vecs[4]! }])).toEqual({ added: 0, updated: 1 });
+    expect(await c.count()).toBe(200);
+    expect((await c.search(vecs[4]!, { k: 2 })).map((h) => h.id).sort()).toEqual(['i3', 'i4']);
+    expect(await c.delete(['i4', 'missing'])).toBe(1);
+    expect((await c.search(vecs[4]!, { k: 1 }))[0]!.id).toBe('i3');
+    await store.close();
+
+    store = await EmbeddedStore.open(dir);
+    const again = await store.getCollection('c');
+    expect(again.spec).toMatchObject(spec);
+    expect(await again.count()).toBe(199);
+    expect((await again.search(vecs[4]!, { k: 1 }))[0]!.id).toBe('i3');
+    expect(await again.get('i4')).toBeUndefined();
+    expect(Array.from((await again.getVector('i0'))!)).toEqual(Array.from(vecs[0]!));
+    await store.close();
+  });
+
+  it('filters by metadata, excludes ids and applies minScore', async () => {
+    const store = await EmbeddedStore.open(tmpDir());
+    const c = await store.createCollection(spec);
+    const vecs = randomUnitVectors(50, 16, 2);
+    await c.upsert(vecs.map((v, i) => ({ id: `i${i}`, metadata: { n: i, even: i % 2 === 0, tag: i < 10 ? 'a' : 'b' }, vector: v })));
+    const evens = await c.search(vecs[1]!, { k: 50, where: { even: 'true' } });
+    expect(evens).toHaveLength(25);
+    expect(evens.every((h) => (h.metadata.n as number) % 2 === 0)).toBe(true);
+    expect((await c.search(vecs[1]!, { k: 50, where: { n: '7' } })).map((h) => h.id)).toEqual(['i7']);
+    expect(await c.search(vecs[1]!, { k: 50, where: { tag: 'a', n: 12 } })).toEqual([]);
+    const top = await c.search(vecs[1]!, { k: 3, excludeIds: ['i1'] });
+    expect(top.map((h) => h.id)).not.toContain('i1');
+    const strict = await c.search(vecs[1]!, { k: 50, minScore: 0.999 });
+    expect(strict.map((h) => h.id)).toEqual(['i1']);
+    await store.close();
+  });
+
+  it('rejects vectors of the wrong dimension or with NaN', async () => {
+    const store = await EmbeddedStore.open(tmpDir());
+    const c = await store.createCollection(spec);
+    await expect(c.upsert([{ id: 'x', vector: new Float32Array(3) }])).rejects.toMatchObject({ code: 'DIMENSION_MISMATCH' });
+    const nan = new Float32Array(16).fill(NaN);
+    await expect(c.upsert([{ id: 'x', vector: nan }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await c.count()).toBe(0);
+    await store.close();
+  });
+
+  it("sees another connection's writes (the in-memory index is rebuilt from the database)", async () => {
+    const dir = tmpDir();
+    const a = await EmbeddedStore.open(dir);
+    const b = await EmbeddedStore.open(dir);
+    const ca = await a.createCollection(spec);
+    const vecs = randomUnitVectors(20, 16, 3);
+    await ca.upsert(vecs.slice(0, 10).map((v, i) => ({ id: `i${i}`, vector: v })));
+    const cb = await b.getCollection('c');
+    expect(await cb.search(vecs[0]!, { k: 1 })).toMatchObject([{ id: 'i0' }]);
+    await ca.upsert([{ id: 'i15', vector: vecs[15]! }]);
+    await ca.delete(['i0']);
+    expect((await cb.search(vecs[15]!, { k: 1 }))[0]!.id).toBe('i15');
+    expect((await cb.search(vecs[0]!, { k: 10 })).map((h) => h.id)).not.toContain('i0');
+    await a.close();
+    await b.close();
+  });
+
+  it('reports a file that is not a store clearly', async () => {
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, DB_FILE), 'this is not sqlite'.repeat(100));
+    const err = await EmbeddedStore.open(dir).catch((e: unknown) => e);
+    expect(isLookalikeError(err, 'STORE_CORRUPT')).toBe(true);
+  });
+});
