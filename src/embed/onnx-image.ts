@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 import { createError } from '../errors.js';
 import { decodeImage, kernelFromPilResample, type DecodedImage, type ResizeKernel } from '../image/decode.js';
-import { createSession, ort } from './onnx.js';
+import { normalisationTables, resizeToChw, type ResampleFilter } from '../image/resample.js';
+import { SessionPool } from './onnx.js';
 import { modelRevision, readJson } from './resolve.js';
 import {
   l2normalize,
@@ -141,7 +142,7 @@ export interface OnnxImageOptions {
   /** Embedder id; defaults to `onnx:<folder name>`. */
   readonly id?: string;
   readonly pooling?: Pooling;
-  readonly config: Pick<Config, 'threads' | 'device' | 'maxPixels'>;
+  readonly config: Pick<Config, 'threads' | 'device' | 'maxPixels' | 'inferenceWorkers'>;
 }
 
 const PREFERRED_OUTPUTS = ['embedding', 'image_embeds', 'pooler_output', 'last_hidden_state'];
@@ -154,12 +155,17 @@ export class OnnxImageEmbedder implements Embedder {
   readonly modalities: ReadonlySet<Modality> = new Set<Modality>(['image']);
   private constructor(
     readonly spec: EmbedderSpec,
-    private readonly session: ort.InferenceSession,
+    private readonly session: SessionPool,
     private readonly pre: ImagePreprocessing,
     private readonly inputName: string,
     private readonly outputName: string,
     private readonly maxPixels: number,
-  ) {}
+  ) {
+    this.luts = normalisationTables(pre.rescale, pre.mean, pre.std);
+    this.filter = filterFromKernel(pre.kernel);
+  }
+  private readonly luts: Float32Array[];
+  private readonly filter: ResampleFilter;
 
   get id(): string {
     return this.spec.id;
@@ -167,19 +173,22 @@ export class OnnxImageEmbedder implements Embedder {
   get dimension(): number {
     return this.spec.dimension;
   }
+  get concurrency(): number {
+    return this.session.concurrency;
+  }
 
   static async load(dir: string, opts: OnnxImageOptions): Promise<OnnxImageEmbedder> {
     const preFile = path.join(dir, 'preprocessor_config.json');
     const pre = parsePreprocessing(readJson(preFile), preFile, opts.pooling ?? 'cls');
     const modelFile = path.join(dir, 'onnx', 'model.onnx');
-    const session = await createSession(modelFile, opts.config);
+    const session = await SessionPool.create(modelFile, { ...opts.config, workers: opts.config.inferenceWorkers });
     const inputName = session.inputNames.includes('pixel_values') ? 'pixel_values' : session.inputNames[0]!;
     const outputName = PREFERRED_OUTPUTS.find((n) => session.outputNames.includes(n)) ?? session.outputNames[0]!;
     const w = pre.crop?.width ?? pre.resize.width;
     const h = pre.crop?.height ?? pre.resize.height;
     // One dummy inference tells the output dimension (and warms the session up).
-    const probe = await session.run({ [inputName]: new ort.Tensor('float32', new Float32Array(3 * w * h), [1, 3, h, w]) });
-    const dimension = pooledDimension(probe[outputName]!.dims);
+    const probe = await session.run(inputName, outputName, new Float32Array(3 * w * h), [1, 3, h, w]);
+    const dimension = pooledDimension(probe.dims);
     const spec: EmbedderSpec = {
       id: opts.id ?? `onnx:${path.basename(dir)}`,
       kind: 'onnx-image',
@@ -193,20 +202,23 @@ export class OnnxImageEmbedder implements Embedder {
   }
 
   async prepareImage(input: ImageInput): Promise<PreparedImage> {
-    const { resize, kernel } = this.pre;
-    const img = await decodeImage(input, { maxPixels: this.maxPixels, resize: { ...resize, kernel } });
-    const data = toChwTensor(img, this.pre);
-    const w = this.pre.crop?.width ?? img.width;
-    const h = this.pre.crop?.height ?? img.height;
-    return { data, dims: [1, 3, h, w] };
+    const { resize } = this.pre;
+    // sharp decodes (and pre-shrinks big photos to twice the target, cheaply); the exact PIL-style resample and
+    // the normalisation then run in one fused pass (see image/resample.ts and bench:ingest).
+    const img = await decodeImage(input, {
+      maxPixels: this.maxPixels,
+      shrinkToCover: { width: 2 * resize.width, height: 2 * resize.height },
+    });
+    const { width, height, crop } = resizeGeometry(img.width, img.height, this.pre);
+    const data = resizeToChw(img, width, height, this.filter, this.luts, crop);
+    return { data, dims: [1, 3, crop?.height ?? height, crop?.width ?? width] };
   }
 
   async embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]> {
     if (batch.length === 0) return [];
     const { data, dims } = stackPrepared(batch);
-    const out = await this.session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) });
-    const t = out[this.outputName]!;
-    return poolOutput(t.data as Float32Array, t.dims, this.pre.pooling);
+    const out = await this.session.run(this.inputName, this.outputName, data, dims);
+    return poolOutput(out.data, out.dims, this.pre.pooling);
   }
 
   async embedImages(images: readonly ImageInput[]): Promise<Float32Array[]> {
@@ -216,6 +228,26 @@ export class OnnxImageEmbedder implements Embedder {
   async dispose(): Promise<void> {
     await this.session.release();
   }
+}
+
+function filterFromKernel(kernel: ResizeKernel): ResampleFilter {
+  return kernel === 'nearest' ? 'nearest' : kernel === 'cubic' || kernel === 'mitchell' ? 'bicubic' : kernel === 'lanczos3' ? 'lanczos' : 'bilinear';
+}
+
+/**
+ * Output size of the resize step (Hugging Face semantics) and the centre crop taken from it:
+ * `fill` → exactly width x height; `cover`/`outside` → shortest edge = size, long edge floor(size * long / short).
+ */
+export function resizeGeometry(
+  inW: number,
+  inH: number,
+  pre: ImagePreprocessing,
+): { width: number; height: number; crop: { width: number; height: number } | null } {
+  const { width, height, fit } = pre.resize;
+  if (fit === 'fill') return { width, height, crop: pre.crop };
+  const s = width;
+  const [w, h] = inW <= inH ? [s, Math.floor((s * inH) / inW)] : [Math.floor((s * inW) / inH), s];
+  return { width: w, height: h, crop: fit === 'cover' ? { width, height } : pre.crop };
 }
 
 function pooledDimension(dims: readonly number[]): number {

@@ -40,6 +40,8 @@ export interface Embedder {
   readonly id: string;
   readonly dimension: number;
   readonly modalities: ReadonlySet<Modality>;
+  /** How many `embedPrepared` calls can usefully run at once (parallel inference sessions); default 1. */
+  readonly concurrency?: number;
   prepareImage(input: ImageInput): Promise<PreparedImage>;
   embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]>;
   /** `prepareImage` + `embedPrepared` for a batch. */

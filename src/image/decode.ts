@@ -29,6 +29,11 @@ export interface DecodeOptions {
     fit: 'fill' | 'cover' | 'outside';
     kernel: ResizeKernel;
   };
+  /**
+   * Shrink (never enlarge) so the image still covers width x height, keeping its aspect ratio. A cheap
+   * pre-shrink for large photos (JPEG shrink-on-load) before an exact resample done elsewhere.
+   */
+  shrinkToCover?: { width: number; height: number };
 }
 
 /** Hugging Face `resample` codes (PIL) → sharp kernels. */
@@ -76,6 +81,10 @@ export async function decodeImage(input: ImageInput, options: DecodeOptions): Pr
       .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb');
+    if (options.shrinkToCover) {
+      const { width, height } = options.shrinkToCover;
+      pipeline = pipeline.resize(width, height, { fit: 'outside', withoutEnlargement: true });
+    }
     if (options.resize) {
       const { width, height, fit, kernel } = options.resize;
       pipeline = pipeline.resize(width, height, { fit, kernel, position: 'centre' });

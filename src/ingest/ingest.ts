@@ -139,7 +139,7 @@ export async function indexFolder(
     failures.push({ path: file.path, error });
   };
 
-  const flush = async (batch: Extract<Prepared, { kind: 'embed' }>[], touches: Extract<Prepared, { kind: 'touch' }>[]) => {
+  const flush = async (batch: Extract<Prepared, { kind: 'embed' }>[], touches: Extract<Prepared, { kind: 'touch' }>[]): Promise<void> => {
     if (touches.length > 0) {
       await collection.touchFiles(touches.map((t) => ({ id: t.id, size: t.size, mtimeMs: t.mtimeMs })));
       counts.unchanged += touches.length;
@@ -168,6 +168,10 @@ export async function indexFolder(
   const fill = (): void => {
     while (!opts.signal?.aborted && queue.length < maxInflight && next < todo.length) queue.push(prepare(todo[next++]!));
   };
+  // Up to `embedder.concurrency` batches are embedded at once (parallel inference sessions); each is committed
+  // as soon as its vectors are back.
+  const parallel = Math.max(1, embedder.concurrency ?? 1);
+  const flushing: Promise<void>[] = [];
   let batch: Extract<Prepared, { kind: 'embed' }>[] = [];
   let touches: Extract<Prepared, { kind: 'touch' }>[] = [];
   fill();
@@ -181,13 +185,16 @@ export async function indexFolder(
       done++;
     }
     if (batch.length >= batchSize || touches.length >= 256 || queue.length === 0) {
-      await flush(batch, touches);
+      const f = flush(batch, touches).then(report);
+      f.catch(() => {}); // handled when awaited below; never an unhandled rejection meanwhile
+      flushing.push(f);
       batch = [];
       touches = [];
-      report();
+      if (flushing.length >= parallel) await flushing.shift();
       if (opts.signal?.aborted) break;
     }
   }
+  await Promise.all(flushing);
   const interrupted = !!opts.signal?.aborted && done < total;
 
   let removed = 0;
