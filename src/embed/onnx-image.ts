@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { createError } from '../errors.js';
-import { decodeImage, kernelFromPilResample, type DecodedImage, type ResizeKernel } from '../image/decode.js';
+import { decodeImage, kernelFromPilResample, type ResizeKernel } from '../image/decode.js';
 import { normalisationTables, resizeToChw, type ResampleFilter } from '../image/resample.js';
 import { SessionPool } from './onnx.js';
 import { modelRevision, readJson } from './resolve.js';
@@ -101,39 +101,6 @@ function sizeToWH(s: z.infer<typeof Size>): { width: number; height: number } {
   if (typeof s === 'number') return { width: s, height: s };
   if ('shortest_edge' in s) return { width: s.shortest_edge, height: s.shortest_edge };
   return { width: s.width, height: s.height };
-}
-
-/**
- * RGB bytes → normalised float32 CHW tensor, through a per-channel lookup table (one pass, no per-pixel math),
- * taking the centre `crop` when given.
- */
-export function toChwTensor(img: DecodedImage, pre: ImagePreprocessing): Float32Array {
-  const w = pre.crop?.width ?? img.width;
-  const h = pre.crop?.height ?? img.height;
-  if (w > img.width || h > img.height) {
-    throw createError('IMAGE_DECODE_FAILED', `image ${img.width}x${img.height} is smaller than the crop ${w}x${h}`);
-  }
-  const x0 = (img.width - w) >> 1;
-  const y0 = (img.height - h) >> 1;
-  const luts = [0, 1, 2].map((c) => {
-    const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) lut[v] = (v * pre.rescale - pre.mean[c]!) / pre.std[c]!;
-    return lut;
-  });
-  const [r, g, b] = luts as [Float32Array, Float32Array, Float32Array];
-  const plane = w * h;
-  const out = new Float32Array(3 * plane);
-  const src = img.data;
-  let o = 0;
-  for (let y = 0; y < h; y++) {
-    let i = ((y + y0) * img.width + x0) * 3;
-    for (let x = 0; x < w; x++, o++, i += 3) {
-      out[o] = r[src[i]!]!;
-      out[o + plane] = g[src[i + 1]!]!;
-      out[o + 2 * plane] = b[src[i + 2]!]!;
-    }
-  }
-  return out;
 }
 
 export interface OnnxImageOptions {

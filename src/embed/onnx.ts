@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -27,16 +27,6 @@ function loadError(file: string, opts: SessionOptions, e: unknown): Error {
       ? " CUDA needs onnxruntime-node's CUDA libraries: reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 (see README, \"GPUs\")."
       : '';
   return createError('MODEL_LOAD_FAILED', `Cannot load ONNX model ${file}: ${msg}.${hint}`, { file }, e);
-}
-
-/** Create an ONNX Runtime session (on this thread) with lookalike's defaults; errors name the file. */
-export async function createSession(file: string, opts: SessionOptions): Promise<ort.InferenceSession> {
-  if (!fs.existsSync(file)) throw createError('MODEL_NOT_FOUND', `ONNX file not found: ${file}`, { file });
-  try {
-    return await ort.InferenceSession.create(file, ortSessionOptions(opts));
-  } catch (e) {
-    throw loadError(file, opts, e);
-  }
 }
 
 // The worker's code: one ONNX Runtime session answering `run` messages. Inline (eval) so it works the same from
@@ -149,7 +139,6 @@ export class WorkerSession {
   }
 }
 
-export { ort };
 
 /**
  * Several worker sessions sharing the cores (`threads / workers` intra-op threads each); each batch goes to the

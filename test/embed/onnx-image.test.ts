@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePreprocessing, toChwTensor } from '../../src/embed/onnx-image.js';
+import { parsePreprocessing, resizeGeometry } from '../../src/embed/onnx-image.js';
+import { normalisationTables, resizeToChw } from '../../src/image/resample.js';
 import { loadEmbedder } from '../../src/embed/registry.js';
 import type { Embedder } from '../../src/embed/types.js';
 import { decodeImage } from '../../src/image/decode.js';
@@ -21,7 +22,8 @@ describe('preprocessing from preprocessor_config.json', () => {
     expect(pre.resize).toEqual({ width: 224, height: 224, fit: 'fill' });
     expect(pre.kernel).toBe('linear');
     const img = { data: new Uint8Array([0, 127, 255, 255, 0, 51]), width: 2, height: 1, channels: 3 as const };
-    const t = toChwTensor(img, { ...pre, crop: null });
+    const luts = normalisationTables(pre.rescale, pre.mean, pre.std);
+    const t = resizeToChw(img, 2, 1, 'bilinear', luts);
     // CHW: R plane [0, 255], G plane [127, 0], B plane [255, 51]
     const want = [0, 255, 127, 0, 255, 51].map((x) => x / 127.5 - 1);
     t.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 6));
@@ -44,7 +46,11 @@ describe('preprocessing from preprocessor_config.json', () => {
       maxPixels: 1e8,
       resize: { ...pre.resize, kernel: pre.kernel },
     });
-    expect(toChwTensor(img, pre).length).toBe(3 * 224 * 224);
+    expect([img.width, img.height]).toEqual([341, 256]);
+    const g = resizeGeometry(img.width, img.height, pre);
+    expect(g).toEqual({ width: 341, height: 256, crop: { width: 224, height: 224 } });
+    const luts = normalisationTables(pre.rescale, pre.mean, pre.std);
+    expect(resizeToChw(img, g.width, g.height, 'bilinear', luts, g.crop).length).toBe(3 * 224 * 224);
   });
 
   it('names the file and field of an invalid config', () => {
