@@ -47,8 +47,21 @@ function configureHub(config: ClipOptions['config']): void {
   hfEnv.cacheDir = config.cacheDir;
   hfEnv.allowLocalModels = true;
   hfEnv.allowRemoteModels = config.allowDownloads;
-  hfEnv.fetch = (input: string | URL | Request, init?: RequestInit) =>
-    fetch(input, { ...init, signal: AbortSignal.timeout(config.downloadTimeoutMs) });
+  hfEnv.fetch = (input: string | URL | Request, init?: RequestInit) => fetchWithTimeout(input, init, config.downloadTimeoutMs);
+}
+
+/**
+ * `fetch` that gives up when no response (headers) arrives within `ms` — an unreachable hub fails fast instead of
+ * hanging — but lets a large model file take as long as its download needs once it has started.
+ */
+export async function fetchWithTimeout(input: string | URL | Request, init: RequestInit | undefined, ms: number): Promise<Response> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no response within ${ms} ms`)), ms);
+  try {
+    return await fetch(input, { ...init, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

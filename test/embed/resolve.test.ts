@@ -57,3 +57,28 @@ describe('model resolution', () => {
     expect(() => resolveModel('no-such-model', offline)).toThrow(/mobilenet-v1/);
   });
 });
+
+describe('hub downloads', () => {
+  it('give up when the hub does not answer, but let a started download take its time', async () => {
+    const { createServer } = await import('node:http');
+    const { fetchWithTimeout } = await import('../../src/embed/clip.js');
+    const server = createServer((req, res) => {
+      if (req.url === '/silent') return; // never answers
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('first part…');
+      setTimeout(() => res.end('…rest'), 600); // body slower than the timeout
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    try {
+      const t0 = Date.now();
+      await expect(fetchWithTimeout(`http://127.0.0.1:${port}/silent`, undefined, 300)).rejects.toThrow();
+      expect(Date.now() - t0).toBeLessThan(3000);
+      const res = await fetchWithTimeout(`http://127.0.0.1:${port}/slow`, undefined, 300);
+      expect(await res.text()).toBe('first part……rest');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
