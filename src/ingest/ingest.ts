@@ -92,7 +92,7 @@ export async function indexFolder(
   const counts = { added: 0, updated: 0, unchanged, failed: 0, embedded: 0 };
   const failures: IndexFailure[] = [];
   const batchSize = opts.batchSize ?? 32;
-  const maxInflight = Math.max(opts.decodeConcurrency ?? 4, 2 * batchSize);
+  const maxInflight = Math.max(opts.decodeConcurrency ?? 4, 4 * batchSize);
   const total = files.length;
   let done = unchanged;
 
