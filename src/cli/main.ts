@@ -8,6 +8,9 @@ import type { IndexProgress } from '../ingest/ingest.js';
 import { openDatabase, type LookalikeDatabase } from '../lookalike.js';
 import { listModels } from '../embed/registry.js';
 import type { Query } from '../search/search.js';
+import { compareModels, formatTable, renderReport } from '../eval/compare.js';
+import { evaluateRetrieval, evaluateTextRetrieval, type EvalProgress } from '../eval/evaluate.js';
+import fs from 'node:fs';
 import type { MetadataValue } from '../store/types.js';
 
 const DEFAULT_DB = process.env.LOOKALIKE_DB || './lookalike-db';
@@ -107,6 +110,14 @@ function progressBar(enabled: boolean): { update: (p: IndexProgress) => void; st
   };
 }
 
+function evalProgress(enabled: boolean): ((p: EvalProgress) => void) | undefined {
+  if (!enabled) return undefined;
+  return (p) => {
+    process.stderr.write(`\r${p.phase === 'index' ? 'indexing' : 'querying'} ${p.done}/${p.total}   `);
+    if (p.phase === 'query' && p.done === p.total) process.stderr.write('\n');
+  };
+}
+
 export function buildProgram(): Command {
   const program = new Command('lookalike')
     .description('Image similarity search: index folders of images, search by image or text.')
@@ -123,14 +134,18 @@ export function buildProgram(): Command {
     .option('--exclude <glob>', 'leave out files matching this glob, relative to <dir> (repeatable)', collect, [])
     .option('--prune', 'remove records of files under <dir> that no longer exist')
     .option('--label-key <key>', "store each image's parent folder name in this metadata field")
+    .addOption(new Option('--pooling <how>', 'ViT-style token outputs: CLS token or mean of tokens (new collections)').choices(['cls', 'mean']))
     .option('--batch-size <n>', 'images per inference call', positiveInt('--batch-size'))
     .option('--no-progress', 'no progress bar')
-    .action(async (dir: string, o: CommonOpts & { model?: string; exclude: string[]; prune?: boolean; labelKey?: string; progress: boolean }) => {
+    .action(
+      async (
+        dir: string,
+        o: CommonOpts & { model?: string; exclude: string[]; prune?: boolean; labelKey?: string; progress: boolean; pooling?: 'cls' | 'mean' },
+      ) => {
       await withDb(o, async (db) => {
         const exists = await db.store.hasCollection(o.collection);
-        const col = await db.collection(o.collection, { model: o.model ?? (exists ? undefined : 'mobilenet-v1') } as {
-          model?: string;
-        });
+        const model = o.model ?? (exists ? undefined : 'mobilenet-v1');
+        const col = await db.collection(o.collection, { ...(model ? { model } : {}), ...(o.pooling ? { pooling: o.pooling } : {}) });
         const bar = progressBar(o.progress && process.stderr.isTTY === true);
         const abort = new AbortController();
         let interrupts = 0;
@@ -242,6 +257,110 @@ export function buildProgram(): Command {
         await db.close();
       }
     });
+
+  const evalOptions = (cmd: Command): Command =>
+    cmd
+      .option('--labels <csv>', 'labels from a CSV (default: each image\'s folder name)')
+      .option('--label-column <name>', 'CSV column with the label', 'label')
+      .option('--path-column <name>', 'CSV column with the image path (relative to <dir>) or file name', 'path')
+      .option('--distractors <dir>', 'folder (inside <dir> or a path) of distractors: in the gallery, never queries, never relevant')
+      .option('--json', 'print one JSON object')
+      .addOption(new Option('--device <device>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']))
+      .option('--threads <n>', 'inference threads', positiveInt('--threads'));
+
+  interface EvalCli {
+    labels?: string;
+    labelColumn: string;
+    pathColumn: string;
+    distractors?: string;
+    json?: boolean;
+    device?: 'cpu' | 'cuda';
+    threads?: number;
+  }
+  const evalArgs = (dir: string, o: EvalCli) => ({
+    dir,
+    config: configFrom({ ...o, db: '', collection: '' }),
+    ...(o.labels ? { labels: { csv: o.labels, labelColumn: o.labelColumn, pathColumn: o.pathColumn } } : {}),
+    ...(o.distractors ? { distractors: o.distractors } : {}),
+    onProgress: evalProgress(!o.json && process.stderr.isTTY === true),
+  });
+
+  evalOptions(
+    program
+      .command('eval')
+      .description('measure retrieval quality of a model on a labelled folder (leave-one-out P@k, mAP)')
+      .argument('<dir>', 'labelled image folder (labels = folder names unless --labels)')
+      .requiredOption('-m, --model <model>', 'embedder to evaluate'),
+  ).action(async (dir: string, o: EvalCli & { model: string }) => {
+    const r = await evaluateRetrieval({ ...evalArgs(dir, o), model: o.model });
+    const { model, images, queries, precisionAt, mapAt10, map, imagesPerSecond } = r;
+    if (o.json) print(JSON.stringify({ model, images, queries, precisionAt, mapAt10, map, imagesPerSecond }));
+    else {
+      print(formatTable([r]));
+      print(`${queries} queries over ${images} images${r.failed ? `, ${r.failed} images failed to index` : ''}`);
+    }
+  });
+
+  program
+    .command('eval-text')
+    .description('measure text → image retrieval (recall@1/5/10) with COCO-format captions')
+    .argument('<dir>', 'image folder')
+    .requiredOption('--captions <json>', 'COCO captions JSON (images[].file_name, annotations[].caption)')
+    .requiredOption('-m, --model <model>', 'CLIP-family embedder')
+    .option('--json', 'print one JSON object')
+    .addOption(new Option('--device <device>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']))
+    .option('--threads <n>', 'inference threads', positiveInt('--threads'))
+    .action(async (dir: string, o: { captions: string; model: string; json?: boolean; device?: 'cpu' | 'cuda'; threads?: number }) => {
+      const r = await evaluateTextRetrieval({
+        dir,
+        captions: o.captions,
+        model: o.model,
+        config: configFrom({ ...o, db: '', collection: '' }),
+        onProgress: evalProgress(!o.json && process.stderr.isTTY === true),
+      });
+      const { model, images, queries, recallAt, imagesPerSecond } = r;
+      if (o.json) print(JSON.stringify({ model, images, queries, recallAt, imagesPerSecond }));
+      else
+        print(
+          `${model}: recall@1 ${recallAt['1'].toFixed(3)}, recall@5 ${recallAt['5'].toFixed(3)}, recall@10 ${recallAt['10'].toFixed(3)} ` +
+            `(${queries} captions, ${images} images)`,
+        );
+    });
+
+  evalOptions(
+    program
+      .command('compare')
+      .description('evaluate several models side by side: a metrics table and an HTML report of sample queries')
+      .argument('<dir>', 'labelled image folder')
+      .requiredOption('--models <list>', 'comma-separated embedders, e.g. color-histogram,pixels,phash,mobilenet-v1')
+      .option('--out <file>', 'write the HTML report here')
+      .option('--samples <n>', 'sample queries in the report (one per label)', positiveInt('--samples'), 6),
+  ).action(async (dir: string, o: EvalCli & { models: string; out?: string; samples: number }) => {
+    const models = o.models.split(',').map((m) => m.trim()).filter(Boolean);
+    if (models.length === 0) throw new InvalidArgumentError('--models: give at least one model.');
+    const results = await compareModels({
+      ...evalArgs(dir, o),
+      models,
+      samples: o.samples,
+      onModel: (m, i) => {
+        if (!o.json) process.stderr.write(`[${i + 1}/${models.length}] ${m}\n`);
+      },
+    });
+    if (o.out) fs.writeFileSync(o.out, await renderReport(results, `lookalike compare — ${path.resolve(dir)}`));
+    if (o.json) {
+      print(
+        JSON.stringify({
+          results: results.map(({ model, images, queries, precisionAt, mapAt10, map, imagesPerSecond }) => ({
+            model, images, queries, precisionAt, mapAt10, map, imagesPerSecond,
+          })),
+          ...(o.out ? { report: path.resolve(o.out) } : {}),
+        }),
+      );
+    } else {
+      print(formatTable(results));
+      if (o.out) print(`report: ${path.resolve(o.out)}`);
+    }
+  });
 
   program
     .command('models')

@@ -3,6 +3,9 @@ import path from 'node:path';
 import { resolveConfig, type Config } from '../config.js';
 import { createError, reasonOf } from '../errors.js';
 import { ClipEmbedder } from './clip.js';
+import { ColorHistogramEmbedder } from './color-histogram.js';
+import { PhashEmbedder } from './phash.js';
+import { PixelsEmbedder } from './pixels.js';
 import { OnnxImageEmbedder, type Pooling } from './onnx-image.js';
 import { MODEL_REGISTRY, notFound, readJson, resolveModel, type Resolution } from './resolve.js';
 import type { Embedder, EmbedderSpec } from './types.js';
@@ -33,6 +36,28 @@ const FACTORIES: Record<string, Factory> = {
       looked: res.looked,
       config,
     }),
+};
+
+/**
+ * Embedders computed from pixels alone (no model files), by name; `name:param` passes a parameter
+ * (`color-histogram:16x4x4`, `pixels:32`).
+ */
+const PIXEL_EMBEDDERS: Record<string, { description: string; create: (param: string | undefined, config: Config) => Embedder }> = {
+  'color-histogram': {
+    description: 'HSV colour histogram, 8x4x4 bins (color-histogram:HxSxV for others), Hellinger-normalised',
+    create: (param, config) => new ColorHistogramEmbedder(param, config),
+  },
+  pixels: {
+    description: 'raw pixels resized to 16x16 RGB (pixels:N for NxN), mean-centred — the naive baseline',
+    create: (param, config) => new PixelsEmbedder(param, config),
+  },
+  phash: {
+    description: 'DCT perceptual hash, 64 bits as a ±1 vector (cosine order = Hamming order), for near-duplicates',
+    create: (param, config) => {
+      if (param) throw createError('INVALID_ARGUMENT', `Model "phash" takes no parameter (got "phash:${param}").`);
+      return new PhashEmbedder(config);
+    },
+  },
 };
 
 const TEXT_IMAGE_MODEL_TYPES = new Set(['clip', 'chinese_clip', 'siglip']);
@@ -78,6 +103,9 @@ export async function loadEmbedder(
   opts: EmbedderOptions = {},
 ): Promise<Embedder> {
   const cfg = resolveConfig(config);
+  const [base, param] = splitParam(model);
+  const pixel = PIXEL_EMBEDDERS[base];
+  if (pixel) return pixel.create(param, cfg);
   const res = resolveModel(model, cfg);
   const kind = await detectKind(res, cfg);
   const factory = FACTORIES[kind];
@@ -119,6 +147,15 @@ export function assertCompatible(expected: EmbedderSpec, actual: EmbedderSpec, c
   }
 }
 
+function splitParam(model: string): [string, string | undefined] {
+  const i = model.indexOf(':');
+  if (i <= 0 || model.includes('/') || model.includes('\\')) return [model, undefined];
+  return [model.slice(0, i), model.slice(i + 1)];
+}
+
 export function listModels(): { name: string; description: string }[] {
-  return Object.entries(MODEL_REGISTRY).map(([name, m]) => ({ name, description: m.description }));
+  return [
+    ...Object.entries(MODEL_REGISTRY).map(([name, m]) => ({ name, description: m.description })),
+    ...Object.entries(PIXEL_EMBEDDERS).map(([name, m]) => ({ name, description: m.description })),
+  ];
 }

@@ -46,6 +46,8 @@ export interface Embedder {
   embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]>;
   /** `prepareImage` + `embedPrepared` for a batch. */
   embedImages(images: readonly ImageInput[]): Promise<Float32Array[]>;
+  /** Extra metadata derived from an image's vector, stored with the item (e.g. `{ phash: 'c3a1…' }`). */
+  vectorMetadata?(vector: Float32Array): Record<string, unknown>;
   /** Present only when `modalities` has `text`. */
   embedTexts?(texts: readonly string[]): Promise<Float32Array[]>;
   dispose(): Promise<void>;

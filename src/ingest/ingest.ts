@@ -154,7 +154,13 @@ export async function indexFolder(
       done += batch.length;
       return;
     }
-    const r = await collection.upsert(batch.map((b, i) => ({ ...b.item, vector: vectors[i]! })));
+    const extra = embedder.vectorMetadata?.bind(embedder);
+    const r = await collection.upsert(
+      batch.map((b, i) => {
+        const vector = vectors[i]!;
+        return { ...b.item, vector, ...(extra ? { metadata: { ...b.item.metadata, ...extra(vector) } } : {}) };
+      }),
+    );
     counts.added += r.added;
     counts.updated += r.updated;
     counts.embedded += batch.length;

@@ -16,9 +16,12 @@ export interface SearchOptions {
   readonly k?: number;
   readonly minScore?: number;
   readonly where?: Readonly<Record<string, MetadataValue>>;
+  /** `false`: skip reading metadata (hits carry `{}`). */
+  readonly includeMetadata?: boolean;
 }
 
-export const MAX_K = 10_000;
+/** Largest k accepted (whole-gallery rankings for evaluation need large k). */
+export const MAX_K = 1_000_000;
 
 export function validateSearchOptions(opts: SearchOptions): { k: number; minScore?: number } {
   const k = opts.k ?? 10;
@@ -100,6 +103,7 @@ export async function searchCollection(
     k,
     ...(minScore !== undefined ? { minScore } : {}),
     ...(opts.where ? { where: opts.where } : {}),
+    ...(opts.includeMetadata === false ? { includeMetadata: false } : {}),
     excludeIds,
   });
 }

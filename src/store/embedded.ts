@@ -333,14 +333,19 @@ class EmbeddedCollection implements StoreCollection {
     const minScore = opts.minScore ?? -Infinity;
     const kept = top.filter((h) => h.score >= minScore);
     if (kept.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT rid, id, path, metadata FROM items WHERE rid IN (${kept.map(() => '?').join(',')})`)
-      .all(...kept.map((h) => h.key)) as { rid: number; id: string; path: string | null; metadata: string }[];
-    const byRid = new Map(rows.map((r) => [r.rid, r]));
+    const withMeta = opts.includeMetadata ?? true;
+    const byRid = new Map<number, { id: string; path: string | null; metadata?: string }>();
+    for (let i = 0; i < kept.length; i += 500) {
+      const chunk = kept.slice(i, i + 500);
+      const rows = this.db
+        .prepare(`SELECT rid, id, path${withMeta ? ', metadata' : ''} FROM items WHERE rid IN (${chunk.map(() => '?').join(',')})`)
+        .all(...chunk.map((h) => h.key)) as { rid: number; id: string; path: string | null; metadata?: string }[];
+      for (const r of rows) byRid.set(r.rid, r);
+    }
     const hits: Hit[] = [];
     for (const h of kept) {
       const r = byRid.get(h.key);
-      if (r) hits.push({ id: r.id, path: r.path, score: h.score, metadata: JSON.parse(r.metadata) as Metadata });
+      if (r) hits.push({ id: r.id, path: r.path, score: h.score, metadata: r.metadata ? (JSON.parse(r.metadata) as Metadata) : {} });
     }
     return hits;
   }

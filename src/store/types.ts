@@ -64,6 +64,8 @@ export interface VectorSearchOptions {
   readonly where?: Readonly<Record<string, MetadataValue>>;
   /** Ids never returned (e.g. the query item itself). */
   readonly excludeIds?: readonly string[];
+  /** `false`: hits carry `{}` as metadata (saves reading it, e.g. for evaluation over whole rankings). */
+  readonly includeMetadata?: boolean;
 }
 
 export interface UpsertResult {

@@ -97,4 +97,23 @@ describe('CLI (the README workflow, JSON contracts)', () => {
     expect(classes).toHaveLength(5);
     for (const c of classes) expect(['buttercup', 'colts-foot', 'dandelion', 'sunflower']).toContain(c);
   });
+
+  it('eval --json and compare --json print the documented objects; compare writes a self-contained report', async () => {
+    const r = await cli(['eval', SAMPLES, '--model', 'color-histogram', '--json']);
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(Object.keys(e).sort()).toEqual(['images', 'imagesPerSecond', 'map', 'mapAt10', 'model', 'precisionAt', 'queries']);
+    expect(e).toMatchObject({ model: 'color-histogram', images: 96, queries: 96 });
+    expect(Object.keys(e.precisionAt as object).sort()).toEqual(['1', '10', '5']);
+
+    const out = path.join(tmpDir(), 'report.html');
+    const c = await cli(['compare', SAMPLES, '--models', 'pixels,phash', '--out', out, '--samples', '2', '--json']);
+    expect(c.code).toBe(0);
+    const { results } = JSON.parse(c.stdout) as { results: { model: string }[] };
+    expect(results.map((x) => x.model)).toEqual(['pixels', 'phash']);
+    const html = fs.readFileSync(out, 'utf8');
+    expect(html).toContain('<table>');
+    expect(html.match(/data:image\/jpeg;base64,/g)!.length).toBeGreaterThanOrEqual(2 * (1 + 2 * 5));
+    expect(html).not.toMatch(/src="(?!data:)/); // no external resources
+  });
 });

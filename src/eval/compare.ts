@@ -1,0 +1,113 @@
+import sharp from 'sharp';
+import { evaluateRetrieval, type RetrievalEvalOptions, type RetrievalEvalResult } from './evaluate.js';
+
+export interface CompareOptions extends Omit<RetrievalEvalOptions, 'model'> {
+  readonly models: readonly string[];
+  /** Called when one model's evaluation starts. */
+  readonly onModel?: (model: string, index: number) => void;
+}
+
+/** Evaluate several embedders on the same labelled folder, one after the other, with the same settings. */
+export async function compareModels(opts: CompareOptions): Promise<RetrievalEvalResult[]> {
+  const results: RetrievalEvalResult[] = [];
+  for (const [i, model] of opts.models.entries()) {
+    opts.onModel?.(model, i);
+    results.push(await evaluateRetrieval({ ...opts, model, samples: opts.samples ?? 6, sampleK: opts.sampleK ?? 5 }));
+  }
+  return results;
+}
+
+const f3 = (x: number): string => x.toFixed(3);
+
+/** A plain-text table, one row per model. */
+export function formatTable(results: readonly RetrievalEvalResult[]): string {
+  const header = ['model', 'images', 'P@1', 'P@5', 'P@10', 'mAP@10', 'mAP', 'images/s'];
+  const rows = results.map((r) => [
+    r.model,
+    String(r.images),
+    f3(r.precisionAt['1']),
+    f3(r.precisionAt['5']),
+    f3(r.precisionAt['10']),
+    f3(r.mapAt10),
+    f3(r.map),
+    r.imagesPerSecond.toFixed(1),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+async function thumbnail(file: string, cache: Map<string, string>): Promise<string> {
+  const hit = cache.get(file);
+  if (hit) return hit;
+  let uri = '';
+  try {
+    const jpg = await sharp(file).rotate().resize(112, 112, { fit: 'cover' }).jpeg({ quality: 70 }).toBuffer();
+    uri = `data:image/jpeg;base64,${jpg.toString('base64')}`;
+  } catch {
+    uri = '';
+  }
+  cache.set(file, uri);
+  return uri;
+}
+
+/**
+ * A self-contained HTML report (thumbnails embedded as data URIs): the metrics table, then for each sample query
+ * every method's top results side by side, scores underneath, relevant results outlined in green.
+ */
+export async function renderReport(results: readonly RetrievalEvalResult[], title: string): Promise<string> {
+  const cache = new Map<string, string>();
+  const img = async (file: string, cls: string, caption: string) =>
+    `<figure class="${cls}"><img src="${await thumbnail(file, cache)}" alt="${escapeHtml(file)}" title="${escapeHtml(file)}"><figcaption>${escapeHtml(caption)}</figcaption></figure>`;
+
+  const table = `<table><thead><tr><th>model</th><th>images</th><th>P@1</th><th>P@5</th><th>P@10</th><th>mAP@10</th><th>mAP</th><th>images/s</th></tr></thead><tbody>${results
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.model)}</td><td>${r.images}</td><td>${f3(r.precisionAt['1'])}</td><td>${f3(r.precisionAt['5'])}</td><td>${f3(
+          r.precisionAt['10'],
+        )}</td><td>${f3(r.mapAt10)}</td><td>${f3(r.map)}</td><td>${r.imagesPerSecond.toFixed(1)}</td></tr>`,
+    )
+    .join('')}</tbody></table>`;
+
+  const sections: string[] = [];
+  const queries = results[0]?.samples ?? [];
+  for (const q of queries) {
+    const rows: string[] = [];
+    for (const r of results) {
+      const s = r.samples.find((x) => x.path === q.path);
+      if (!s) continue;
+      const hits = await Promise.all(
+        s.hits.map((h) => img(h.path, h.relevant ? 'hit relevant' : 'hit', `${h.score.toFixed(3)} ${h.label ?? '—'}`)),
+      );
+      rows.push(`<tr><th>${escapeHtml(r.model)}</th><td>${hits.join('')}</td></tr>`);
+    }
+    sections.push(
+      `<section><h2>Query: ${escapeHtml(q.label)}</h2><div class="query">${await img(q.path, 'q', q.label)}</div><table class="hits">${rows.join(
+        '',
+      )}</table></section>`,
+    );
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0}
+th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:right;vertical-align:middle}
+th:first-child,td:first-child{text-align:left}
+.hits th{text-align:left;white-space:nowrap}
+figure{display:inline-block;margin:.2rem;text-align:center;font-size:.75rem}
+figure img{width:112px;height:112px;object-fit:cover;border:3px solid #ccc;display:block}
+figure.relevant img{border-color:#2a2}
+figure.q img{border-color:#36c}
+section{margin-top:2rem}
+</style></head><body>
+<h1>${escapeHtml(title)}</h1>
+<p>Leave-one-out retrieval: each labelled image queries all others; a result is relevant when it has the query's label (green frame). Generated by lookalike.</p>
+${table}
+${sections.join('\n')}
+</body></html>
+`;
+}

@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { loadEmbedder, listModels } from '../../src/embed/registry.js';
+import { PhashEmbedder } from '../../src/embed/phash.js';
+import { SAMPLES } from '../helpers.js';
+
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+const solid = (r: number, g: number, b: number) =>
+  sharp({ create: { width: 64, height: 48, channels: 3, background: { r, g, b } } }).png().toBuffer();
+const sample = (cls: string, i = 0) => {
+  const dir = path.join(SAMPLES, cls);
+  return fs.readFileSync(path.join(dir, fs.readdirSync(dir).sort()[i]!));
+};
+const hamming = (a: Float32Array, b: Float32Array) => a.reduce((n, x, i) => n + (Math.sign(x) !== Math.sign(b[i]!) ? 1 : 0), 0);
+
+describe('color-histogram', () => {
+  it('is a Hellinger-normalised 8x4x4 HSV histogram', async () => {
+    const e = await loadEmbedder('color-histogram');
+    expect(e.dimension).toBe(128);
+    const [red] = await e.embedImages([await solid(220, 10, 10)]);
+    expect(dot(red!, red!)).toBeCloseTo(1, 5);
+    expect(red!.filter((x) => x > 0)).toHaveLength(1); // one colour, one bin
+  });
+
+  it('ranks by colour: red is closer to dark red than to blue', async () => {
+    const e = await loadEmbedder('color-histogram:16x4x4');
+    expect(e.dimension).toBe(256);
+    expect(e.spec.model).toBe('color-histogram:16x4x4');
+    const [red, darkRed, blue] = await e.embedImages([await solid(230, 20, 20), await solid(200, 30, 25), await solid(20, 40, 220)]);
+    expect(dot(red!, darkRed!)).toBeGreaterThan(dot(red!, blue!));
+  });
+
+  it('rejects malformed bin parameters clearly', async () => {
+    await expect(loadEmbedder('color-histogram:8x4')).rejects.toThrow(/3 integers joined by "x"/);
+  });
+});
+
+describe('pixels', () => {
+  it('is 16x16 RGB, mean-centred, unit length; an image matches itself, not its mirror', async () => {
+    const e = await loadEmbedder('pixels');
+    expect(e.dimension).toBe(768);
+    const img = sample('daisy');
+    const mirrored = await sharp(img).flop().jpeg().toBuffer();
+    const [a, b, c] = await e.embedImages([img, img, mirrored]);
+    expect(dot(a!, b!)).toBeCloseTo(1, 6);
+    expect(Math.abs(a!.reduce((s, x) => s + x, 0))).toBeLessThan(1e-4);
+    expect(dot(a!, c!)).toBeLessThan(0.99);
+  });
+});
+
+describe('phash', () => {
+  it('64 bits; near-duplicates are within a few bits, different photos far apart', async () => {
+    const e = await loadEmbedder('phash');
+    expect(e.dimension).toBe(64);
+    const img = sample('sunflower');
+    const smaller = await sharp(img).resize(150, 150).jpeg({ quality: 60 }).toBuffer();
+    const [a, b, other] = await e.embedImages([img, smaller, sample('bluebell')]);
+    expect(dot(a!, a!)).toBeCloseTo(1, 6);
+    expect(hamming(a!, b!)).toBeLessThanOrEqual(6);
+    expect(hamming(a!, other!)).toBeGreaterThan(16);
+    // cosine order is Hamming order
+    expect(dot(a!, b!)).toBeCloseTo(1 - (2 * hamming(a!, b!)) / 64, 6);
+  });
+
+  it('puts the hex hash into the item metadata', async () => {
+    const e = await loadEmbedder('phash');
+    const [v] = await e.embedImages([sample('daisy')]);
+    const meta = e.vectorMetadata!(v!);
+    expect(meta.phash).toMatch(/^[0-9a-f]{16}$/);
+    expect(PhashEmbedder.hex(v!)).toBe(meta.phash);
+  });
+});
+
+describe('registry', () => {
+  it('lists every built-in method', () => {
+    const names = listModels().map((m) => m.name);
+    for (const n of ['mobilenet-v1', 'clip-vit-base-patch32', 'color-histogram', 'pixels', 'phash']) expect(names).toContain(n);
+  });
+});
