@@ -1,4 +1,6 @@
+import fs from 'node:fs/promises';
 import { resolveConfig, type Config } from './config.js';
+import { walkImages } from './ingest/walk.js';
 import { assertCompatible, loadEmbedder, loadEmbedderForSpec, type EmbedderOptions } from './embed/registry.js';
 import type { Embedder } from './embed/types.js';
 import { createError } from './errors.js';
@@ -23,7 +25,12 @@ export interface CollectionInfo {
 export interface CreateCollectionOptions extends EmbedderOptions {
   /** Registry id, Hugging Face id or model folder. */
   readonly model: string;
+  /** For embedders that learn from the collection (`bovw-orb`): a folder whose images they learn from. */
+  readonly trainingFolder?: string;
 }
+
+/** At most this many images (an even spread over the folder) train a learning embedder. */
+const TRAINING_IMAGES = 300;
 
 /**
  * A lookalike database: a store plus the configuration used to load models. Open one with `openDatabase`.
@@ -63,6 +70,7 @@ export class LookalikeDatabase {
     }
     const embedder = await loadEmbedder(opts.model, this.config, opts);
     try {
+      if (embedder.train && !embedder.trained) await trainOnFolder(embedder, opts);
       const sc = await this.store.createCollection({
         name,
         embedder: embedder.spec,
@@ -186,6 +194,30 @@ export class Collection {
     if (this.embedderPromise) await (await this.embedderPromise.catch(() => undefined))?.dispose();
     this.embedderPromise = undefined;
   }
+}
+
+async function trainOnFolder(embedder: Embedder, opts: CreateCollectionOptions): Promise<void> {
+  if (!opts.trainingFolder) {
+    throw createError(
+      'INVALID_ARGUMENT',
+      `Model "${opts.model}" learns from the collection's images: give a training folder ` +
+        '(the CLI uses the folder being indexed: `lookalike index <dir> --model ' + opts.model + '`).',
+      { field: 'trainingFolder' },
+    );
+  }
+  const files = await walkImages(opts.trainingFolder);
+  const step = Math.max(1, Math.floor(files.length / TRAINING_IMAGES));
+  const sample = files.filter((_, i) => i % step === 0).slice(0, TRAINING_IMAGES);
+  async function* read(): AsyncGenerator<Uint8Array> {
+    for (const f of sample) {
+      try {
+        yield await fs.readFile(f.path);
+      } catch {
+        // unreadable files are reported by ingest
+      }
+    }
+  }
+  await embedder.train!(read());
 }
 
 export async function openDatabase(location: string, config: Partial<Config> = {}): Promise<LookalikeDatabase> {

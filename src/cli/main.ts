@@ -145,7 +145,11 @@ export function buildProgram(): Command {
       await withDb(o, async (db) => {
         const exists = await db.store.hasCollection(o.collection);
         const model = o.model ?? (exists ? undefined : 'mobilenet-v1');
-        const col = await db.collection(o.collection, { ...(model ? { model } : {}), ...(o.pooling ? { pooling: o.pooling } : {}) });
+        const col = await db.collection(o.collection, {
+          ...(model ? { model } : {}),
+          ...(o.pooling ? { pooling: o.pooling } : {}),
+          trainingFolder: dir,
+        });
         const bar = progressBar(o.progress && process.stderr.isTTY === true);
         const abort = new AbortController();
         let interrupts = 0;

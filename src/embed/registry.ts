@@ -2,6 +2,7 @@ import { AutoConfig, env as hfEnv } from '@huggingface/transformers';
 import path from 'node:path';
 import { resolveConfig, type Config } from '../config.js';
 import { createError, reasonOf } from '../errors.js';
+import { BovwOrbEmbedder } from './bovw-orb.js';
 import { ClipEmbedder } from './clip.js';
 import { ColorHistogramEmbedder } from './color-histogram.js';
 import { PhashEmbedder } from './phash.js';
@@ -42,7 +43,10 @@ const FACTORIES: Record<string, Factory> = {
  * Embedders computed from pixels alone (no model files), by name; `name:param` passes a parameter
  * (`color-histogram:16x4x4`, `pixels:32`).
  */
-const PIXEL_EMBEDDERS: Record<string, { description: string; create: (param: string | undefined, config: Config) => Embedder }> = {
+const PIXEL_EMBEDDERS: Record<
+  string,
+  { description: string; create: (param: string | undefined, config: Config, stored?: EmbedderSpec) => Embedder }
+> = {
   'color-histogram': {
     description: 'HSV colour histogram, 8x4x4 bins (color-histogram:HxSxV for others), Hellinger-normalised',
     create: (param, config) => new ColorHistogramEmbedder(param, config),
@@ -57,6 +61,10 @@ const PIXEL_EMBEDDERS: Record<string, { description: string; create: (param: str
       if (param) throw createError('INVALID_ARGUMENT', `Model "phash" takes no parameter (got "phash:${param}").`);
       return new PhashEmbedder(config);
     },
+  },
+  'bovw-orb': {
+    description: 'bag of visual words over ORB keypoints (OpenCV.js), vocabulary of 256 words (bovw-orb:K) learnt from the collection, tf-idf',
+    create: (param, config, stored) => new BovwOrbEmbedder(param, config, stored),
   },
 };
 
@@ -101,11 +109,12 @@ export async function loadEmbedder(
   model: string,
   config: Partial<Config> = {},
   opts: EmbedderOptions = {},
+  stored?: EmbedderSpec,
 ): Promise<Embedder> {
   const cfg = resolveConfig(config);
   const [base, param] = splitParam(model);
   const pixel = PIXEL_EMBEDDERS[base];
-  if (pixel) return pixel.create(param, cfg);
+  if (pixel) return pixel.create(param, cfg, stored);
   const res = resolveModel(model, cfg);
   const kind = await detectKind(res, cfg);
   const factory = FACTORIES[kind];
@@ -116,7 +125,7 @@ export async function loadEmbedder(
 /** Re-create the embedder a collection was built with, and check that its files have not changed. */
 export async function loadEmbedderForSpec(spec: EmbedderSpec, config: Partial<Config> = {}): Promise<Embedder> {
   const pooling = spec.preprocessing.pooling;
-  const embedder = await loadEmbedder(spec.model, config, pooling === 'mean' || pooling === 'cls' ? { pooling } : {});
+  const embedder = await loadEmbedder(spec.model, config, pooling === 'mean' || pooling === 'cls' ? { pooling } : {}, spec);
   try {
     assertCompatible(spec, embedder.spec);
   } catch (e) {

@@ -46,6 +46,12 @@ export interface Embedder {
   embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]>;
   /** `prepareImage` + `embedPrepared` for a batch. */
   embedImages(images: readonly ImageInput[]): Promise<Float32Array[]>;
+  /**
+   * Embedders that learn from the collection (e.g. a visual vocabulary): `trained` is false until `train` has
+   * seen a sample of its images; their `spec` then carries what was learnt.
+   */
+  readonly trained?: boolean;
+  train?(images: AsyncIterable<ImageInput> | Iterable<ImageInput>): Promise<void>;
   /** Extra metadata derived from an image's vector, stored with the item (e.g. `{ phash: 'c3a1…' }`). */
   vectorMetadata?(vector: Float32Array): Record<string, unknown>;
   /** Present only when `modalities` has `text`. */

@@ -63,7 +63,7 @@ async function withCollection<T>(
   const db = await openDatabase(dir, opts.config ?? {});
   try {
     if (await db.store.hasCollection('eval')) await db.dropCollection('eval');
-    const col = await db.createCollection('eval', { model: opts.model });
+    const col = await db.createCollection('eval', { model: opts.model, trainingFolder: path.resolve(opts.dir) });
     try {
       return await fn(col, db);
     } finally {
