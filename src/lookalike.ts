@@ -2,13 +2,30 @@ import fs from 'node:fs/promises';
 import { resolveConfig, type Config } from './config.js';
 import { walkImages } from './ingest/walk.js';
 import { assertCompatible, loadEmbedder, loadEmbedderForSpec, type EmbedderOptions } from './embed/registry.js';
-import type { Embedder } from './embed/types.js';
-import { createError } from './errors.js';
+import type { Embedder, PreparedImage } from './embed/types.js';
+import { createError, reasonOf } from './errors.js';
+import { contentHashOf } from './image/read.js';
 import { indexFolder, type IndexOptions, type IndexReport } from './ingest/ingest.js';
 import { searchCollection, type Query, type SearchOptions } from './search/search.js';
 import { openStore } from './store/registry.js';
 import { validateCollectionName } from './store/spec.js';
-import type { CollectionSpec, Hit, Item, StoreCollection, VectorStore } from './store/types.js';
+import type { CollectionSpec, Hit, Item, Metadata, StoreCollection, VectorStore } from './store/types.js';
+
+export interface AddImageInput {
+  readonly bytes: Uint8Array;
+  /** Defaults to the first 20 hex digits of the content's sha256. */
+  readonly id?: string;
+  readonly path?: string;
+  readonly metadata?: Metadata;
+}
+
+export interface AddImagesResult {
+  readonly added: { id: string; path: string | null }[];
+  /** How many of `added` replaced an existing record. */
+  readonly updated: number;
+  /** Images that could not be embedded, by their index in the input. */
+  readonly failures: { index: number; error: string }[];
+}
 
 export interface CollectionInfo {
   readonly collection: string;
@@ -157,6 +174,40 @@ export class Collection {
       maxFileBytes: this.config.maxFileBytes,
       ...opts,
     });
+  }
+
+  /**
+   * Add images given as bytes (uploads, streams). Each is embedded and upserted; the id defaults to the content
+   * hash, so adding the same image twice keeps one record. A bad image is reported, not thrown.
+   */
+  async addImages(images: readonly AddImageInput[]): Promise<AddImagesResult> {
+    const embedder = await this.embedder();
+    const prepared: { input: AddImageInput; id: string; image: PreparedImage; hash: string }[] = [];
+    const failures: { index: number; error: string }[] = [];
+    await Promise.all(
+      images.map(async (input, index) => {
+        try {
+          const hash = contentHashOf(input.bytes);
+          prepared.push({ input, id: input.id ?? hash.slice(0, 20), image: await embedder.prepareImage(input.bytes), hash });
+        } catch (e) {
+          failures.push({ index, error: reasonOf(e) });
+        }
+      }),
+    );
+    if (prepared.length === 0) return { added: [], updated: 0, failures };
+    const vectors = await embedder.embedPrepared(prepared.map((p) => p.image));
+    const extra = embedder.vectorMetadata?.bind(embedder);
+    const r = await this.store.upsert(
+      prepared.map((p, i) => ({
+        id: p.id,
+        path: p.input.path ?? null,
+        contentHash: p.hash,
+        size: p.input.bytes.byteLength,
+        metadata: { ...(p.input.metadata ?? {}), ...(extra ? extra(vectors[i]!) : {}) },
+        vector: vectors[i]!,
+      })),
+    );
+    return { added: prepared.map((p) => ({ id: p.id, path: p.input.path ?? null })), updated: r.updated, failures };
   }
 
   async search(query: Query, opts: SearchOptions = {}): Promise<Hit[]> {
