@@ -367,6 +367,46 @@ export function buildProgram(): Command {
   });
 
   program
+    .command('serve')
+    .description('serve the HTTP API (/v1, /openapi.json) and the web page')
+    .option('--db <dir>', 'store directory (env LOOKALIKE_DB)', DEFAULT_DB)
+    .option('-c, --collection <name>', 'collection the web page opens first')
+    .option('--host <host>', 'address to bind (default 127.0.0.1: this machine only)', '127.0.0.1')
+    .option('--port <port>', 'port', positiveInt('--port'), 8080)
+    .option('--api-key <key>', 'require this key for write routes (env LOOKALIKE_API_KEY)')
+    .option('--max-upload-mb <n>', 'largest upload in MiB', positiveInt('--max-upload-mb'), 20)
+    .option('--quiet', 'no request log')
+    .addOption(new Option('--device <device>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']))
+    .option('--threads <n>', 'inference threads', positiveInt('--threads'))
+    .action(
+      async (o: { db: string; collection?: string; host: string; port: number; apiKey?: string; maxUploadMb: number; quiet?: boolean; device?: 'cpu' | 'cuda'; threads?: number }) => {
+        const { buildServer } = await import('../server/app.js');
+        const db = await openDatabase(o.db, configFrom({ ...o, collection: o.collection ?? '' }));
+        const apiKey = o.apiKey ?? process.env.LOOKALIKE_API_KEY;
+        const app = await buildServer({
+          db,
+          ...(o.collection ? { defaultCollection: o.collection } : {}),
+          ...(apiKey ? { apiKey } : {}),
+          maxUploadBytes: o.maxUploadMb * 1024 * 1024,
+          logger: !o.quiet,
+        });
+        const address = await app.listen({ host: o.host, port: o.port });
+        process.stderr.write(`lookalike serving ${path.resolve(o.db)} at ${address}  (API: ${address}/v1, OpenAPI: ${address}/openapi.json)\n`);
+        if (o.host !== '127.0.0.1' && o.host !== 'localhost' && !apiKey) {
+          process.stderr.write('warning: listening beyond this machine without --api-key: anyone who can reach it can add and delete images.\n');
+        }
+        const stop = async () => {
+          await app.close();
+          await db.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', () => void stop());
+        process.once('SIGTERM', () => void stop());
+        await new Promise(() => {});
+      },
+    );
+
+  program
     .command('models')
     .description('list the built-in model names')
     .action(() => {

@@ -128,7 +128,12 @@ export class BovwOrbEmbedder implements Embedder {
 
   /** ORB descriptors of one image as 8 x uint32 per keypoint. */
   private async descriptors(input: ImageInput): Promise<{ data: Uint32Array; n: number }> {
-    const img = await decodeImage(input, { maxPixels: this.config.maxPixels, shrinkToCover: { width: WORKING_SIZE, height: WORKING_SIZE } });
+    // Shortest edge scaled to WORKING_SIZE, up or down: ORB needs ~31-pixel patches, so small images (product
+    // thumbnails) are enlarged, large photos shrunk.
+    const img = await decodeImage(input, {
+      maxPixels: this.config.maxPixels,
+      resize: { width: WORKING_SIZE, height: WORKING_SIZE, fit: 'outside', kernel: 'linear' },
+    });
     const grey = new Uint8Array(img.width * img.height);
     for (let i = 0, p = 0; i < grey.length; i++, p += 3) grey[i] = (img.data[p]! * 77 + img.data[p + 1]! * 150 + img.data[p + 2]! * 29) >> 8;
     const { cv } = await opencv();

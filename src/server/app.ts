@@ -30,7 +30,8 @@ export interface ServerOptions {
   readonly logger?: boolean;
 }
 
-const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
+/** The compiled web page (dist/web; `npm run build` puts it there). */
+const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'web');
 
 /** Model names a request may use: built-in names and Hugging Face ids, never filesystem paths. */
 function checkRequestedModel(model: string): string {
