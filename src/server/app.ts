@@ -311,7 +311,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     },
   );
 
-  app.get<{ Params: { name: string; id: string }; Querystring: { size?: number } }>(
+  app.get<{ Params: { name: string; id: string }; Querystring: { size?: string } }>(
     '/v1/collections/:name/items/:id/thumbnail',
     { schema: { summary: 'JPEG thumbnail of an indexed image', params: S.ItemParams, querystring: S.ThumbQuery } },
     async (req, reply) => {
@@ -319,7 +319,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       if (!item) throw createError('ITEM_NOT_FOUND', `No item "${req.params.id}" in collection "${req.params.name}".`);
       // The path comes from the store, never from the request.
       if (!item.path) throw createError('FILE_NOT_FOUND', 'This item has no image file.');
-      const size = req.query.size ?? 256;
+      const size = req.query.size === undefined ? 256 : Number(req.query.size);
       let jpg: Buffer;
       try {
         jpg = await sharp(item.path, { limitInputPixels: opts.db.config.maxPixels }).rotate().resize(size, size, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();

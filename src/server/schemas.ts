@@ -19,7 +19,8 @@ export const ItemParams = {
 
 export const ThumbQuery = {
   type: 'object',
-  properties: { size: { type: 'integer', minimum: 16, maximum: 1024 } },
+  // query strings are text (the API does not coerce types): a number of pixels, 16 to 1024
+  properties: { size: { type: 'string', pattern: '^(1[6-9]|[2-9][0-9]|[1-9][0-9]{2}|10[01][0-9]|102[0-4])$' } },
   additionalProperties: false,
 } as const;
 
