@@ -73,6 +73,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       },
     },
   });
+  // Only JSON and multipart bodies are accepted; anything else is a 415.
+  app.removeContentTypeParser('text/plain');
   await app.register(multipart, { limits: { fileSize: maxUpload, files: 64, fields: 16, fieldSize: 64 * 1024, parts: 100 } });
 
   // ---- errors: always JSON, a stable code, never a stack trace ----
