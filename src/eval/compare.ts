@@ -98,6 +98,7 @@ table{border-collapse:collapse;margin:1rem 0}
 th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:right;vertical-align:middle}
 th:first-child,td:first-child{text-align:left}
 .hits th{text-align:left;white-space:nowrap}
+.hits td{text-align:left}
 figure{display:inline-block;margin:.2rem;text-align:center;font-size:.75rem}
 figure img{width:112px;height:112px;object-fit:cover;border:3px solid #ccc;display:block}
 figure.relevant img{border-color:#2a2}
