@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type LookalikeDatabase } from '../../src/lookalike.js';
@@ -139,7 +139,7 @@ describe('HTTP API', () => {
   });
 
   it('every error is JSON with a stable code and the right status, never a stack trace', async () => {
-    const cases: [string, Parameters<FastifyInstance['inject']>[0], number, string][] = [
+    const cases: [string, InjectOptions, number, string][] = [
       ['unknown collection', { method: 'POST', url: '/v1/collections/nope/search', payload: { text: 'x' } }, 404, 'COLLECTION_NOT_FOUND'],
       ['unknown item', { method: 'POST', url: '/v1/collections/flowers/search', payload: { id: 'nope' } }, 404, 'ITEM_NOT_FOUND'],
       ['text on an image-only model', { method: 'POST', url: '/v1/collections/flowers/search', payload: { text: 'x' } }, 400, 'TEXT_NOT_SUPPORTED'],

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * SLOW (end-to-end): the web page in real headless Chromium (Debian's chromium + playwright-core) against a real
  * server on loopback: upload an image, click "more like this", type a colour query on a color-clip collection.
