@@ -15,7 +15,7 @@ async function multipart(parts: Record<string, string | { name: string; bytes: U
   const fd = new FormData();
   for (const [k, v] of Object.entries(parts)) {
     if (typeof v === 'string') fd.append(k, v);
-    else fd.append(k, new Blob([v.bytes]), v.name);
+    else fd.append(k, new Blob([new Uint8Array(v.bytes)]), v.name);
   }
   const req = new Request('http://localhost/', { method: 'POST', body: fd });
   return { payload: Buffer.from(await req.arrayBuffer()), headers: { 'content-type': req.headers.get('content-type')! } };
