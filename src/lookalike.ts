@@ -182,18 +182,21 @@ export class Collection {
    */
   async addImages(images: readonly AddImageInput[]): Promise<AddImagesResult> {
     const embedder = await this.embedder();
-    const prepared: { input: AddImageInput; id: string; image: PreparedImage; hash: string }[] = [];
+    type Prepared = { input: AddImageInput; id: string; image: PreparedImage; hash: string };
     const failures: { index: number; error: string }[] = [];
-    await Promise.all(
-      images.map(async (input, index) => {
+    const slots = await Promise.all(
+      images.map(async (input, index): Promise<Prepared | undefined> => {
         try {
           const hash = contentHashOf(input.bytes);
-          prepared.push({ input, id: input.id ?? hash.slice(0, 20), image: await embedder.prepareImage(input.bytes), hash });
+          return { input, id: input.id ?? hash.slice(0, 20), image: await embedder.prepareImage(input.bytes), hash };
         } catch (e) {
           failures.push({ index, error: reasonOf(e) });
+          return undefined;
         }
       }),
     );
+    const prepared = slots.filter((p): p is Prepared => p !== undefined); // input order
+    failures.sort((a, b) => a.index - b.index);
     if (prepared.length === 0) return { added: [], updated: 0, failures };
     const vectors = await embedder.embedPrepared(prepared.map((p) => p.image));
     const extra = embedder.vectorMetadata?.bind(embedder);
