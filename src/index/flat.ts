@@ -1,75 +1,157 @@
-import { dotRow, TopK } from './kernels.js';
+import { TopK } from './kernels.js';
+import { KERNELS_WASM_BASE64 } from './wasm/kernels-wasm.js';
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  dot1(q: number, data: number, n: number, stride: number, out: number): void;
+  dot4(q: number, data: number, n: number, stride: number, out: number): void;
+}
+
+let compiled: WebAssembly.Module | undefined;
+function kernelModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  return compiled;
+}
+
+const PAGE = 65536;
+const MAX_BYTES = 65536 * PAGE; // wasm32: 4 GiB of linear memory
 
 /**
- * Exact inner-product index over one contiguous Float32Array (no per-vector objects). Keys are the store's
- * integer row ids. Deletes move the last row into the hole, so the matrix stays dense. Rebuildable at any time
- * from the store, which stays the source of truth.
+ * Exact inner-product index. Vectors live in one contiguous block of WebAssembly memory (rows zero-padded to a
+ * multiple of 8 floats) scanned by a SIMD kernel (src/index/wasm/kernels.wat); no per-vector objects. Keys are the
+ * store's integer row ids. Deletes move the last row into the hole, so the matrix stays dense. Rebuildable at any
+ * time from the store, which stays the source of truth.
+ *
+ * Memory layout: [4 query rows][4 x capacity scores][capacity data rows].
  */
 export class FlatIndex {
-  private data: Float32Array;
+  readonly stride: number;
+  private readonly wasm: KernelExports;
   private keys: Float64Array;
   private n = 0;
+  private capacity: number;
   private readonly slotOf = new Map<number, number>();
+  private readonly qOff = 0;
+  private readonly outOff: number;
+  private dataOff: number;
+  private view: Float32Array;
 
   constructor(
     readonly dimension: number,
     capacity = 1024,
   ) {
-    this.data = new Float32Array(Math.max(1, capacity) * dimension);
-    this.keys = new Float64Array(Math.max(1, capacity));
+    this.stride = Math.ceil(dimension / 8) * 8;
+    this.wasm = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as KernelExports;
+    this.capacity = Math.max(1, capacity);
+    this.keys = new Float64Array(this.capacity);
+    this.outOff = this.qOff + 4 * this.stride * 4;
+    this.dataOff = this.outOff + 4 * this.capacity * 4;
+    this.ensureMemory(this.dataOff + this.capacity * this.stride * 4);
+    this.view = new Float32Array(this.wasm.memory.buffer);
   }
 
   get size(): number {
     return this.n;
   }
 
+  /** Bytes of vector data held (rows x padded row length x 4). */
+  get bytes(): number {
+    return this.n * this.stride * 4;
+  }
+
   has(key: number): boolean {
     return this.slotOf.has(key);
   }
 
-  private ensureCapacity(rows: number): void {
-    if (rows <= this.keys.length) return;
-    const cap = Math.max(rows, Math.ceil(this.keys.length * 1.5));
-    const data = new Float32Array(cap * this.dimension);
-    data.set(this.data.subarray(0, this.n * this.dimension));
-    const keys = new Float64Array(cap);
-    keys.set(this.keys.subarray(0, this.n));
-    this.data = data;
-    this.keys = keys;
+  private ensureMemory(bytes: number): void {
+    if (bytes > MAX_BYTES) {
+      throw new RangeError(`FlatIndex: ${bytes} bytes exceed the 4 GiB of WebAssembly memory; use an approximate index or fewer dimensions`);
+    }
+    const have = this.wasm.memory.buffer.byteLength;
+    if (bytes > have) this.wasm.memory.grow(Math.ceil((bytes - have) / PAGE));
   }
 
-  /** Insert or replace; `bytes` may be any little-endian float32 buffer of length `dimension * 4`. */
+  /** The Float32 view of memory (re-made after the memory grew, which detaches the old buffer). */
+  private f32(): Float32Array {
+    if (this.view.buffer !== this.wasm.memory.buffer) this.view = new Float32Array(this.wasm.memory.buffer);
+    return this.view;
+  }
+
+  private grow(rows: number): void {
+    if (rows <= this.capacity) return;
+    const capacity = Math.max(rows, Math.ceil(this.capacity * 1.5));
+    const dataOff = this.outOff + 4 * capacity * 4;
+    this.ensureMemory(dataOff + capacity * this.stride * 4);
+    const bytes = new Uint8Array(this.wasm.memory.buffer);
+    bytes.copyWithin(dataOff, this.dataOff, this.dataOff + this.n * this.stride * 4);
+    bytes.fill(0, dataOff + this.n * this.stride * 4, dataOff + capacity * this.stride * 4);
+    const keys = new Float64Array(capacity);
+    keys.set(this.keys.subarray(0, this.n));
+    this.keys = keys;
+    this.capacity = capacity;
+    this.dataOff = dataOff;
+  }
+
+  /** Insert or replace; `vector` may be any little-endian float32 buffer of length `dimension * 4`. */
   upsert(key: number, vector: Float32Array | Uint8Array): void {
     let slot = this.slotOf.get(key);
     if (slot === undefined) {
-      this.ensureCapacity(this.n + 1);
+      this.grow(this.n + 1);
       slot = this.n++;
       this.slotOf.set(key, slot);
       this.keys[slot] = key;
     }
-    if (vector instanceof Float32Array) this.data.set(vector, slot * this.dimension);
-    else new Uint8Array(this.data.buffer).set(vector, slot * this.dimension * 4);
+    const off = this.dataOff + slot * this.stride * 4;
+    if (vector instanceof Float32Array) this.f32().set(vector, off / 4);
+    else new Uint8Array(this.wasm.memory.buffer).set(vector, off);
   }
 
   remove(key: number): boolean {
     const slot = this.slotOf.get(key);
     if (slot === undefined) return false;
     const last = this.n - 1;
+    const rowBytes = this.stride * 4;
+    const bytes = new Uint8Array(this.wasm.memory.buffer);
     if (slot !== last) {
-      const d = this.dimension;
-      this.data.copyWithin(slot * d, last * d, (last + 1) * d);
+      bytes.copyWithin(this.dataOff + slot * rowBytes, this.dataOff + last * rowBytes, this.dataOff + (last + 1) * rowBytes);
       const movedKey = this.keys[last]!;
       this.keys[slot] = movedKey;
       this.slotOf.set(movedKey, slot);
     }
+    bytes.fill(0, this.dataOff + last * rowBytes, this.dataOff + (last + 1) * rowBytes);
     this.slotOf.delete(key);
     this.n = last;
     return true;
   }
 
-  clear(): void {
-    this.n = 0;
-    this.slotOf.clear();
+  /** The stored vector of `key` (a copy), or undefined. */
+  vector(key: number): Float32Array | undefined {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return undefined;
+    const o = (this.dataOff >> 2) + slot * this.stride;
+    return this.f32().slice(o, o + this.dimension);
+  }
+
+  private checkQuery(q: Float32Array): void {
+    if (q.length !== this.dimension) throw new RangeError(`query has ${q.length} dims, index has ${this.dimension}`);
+  }
+
+  private writeQuery(q: Float32Array, row: number): void {
+    const v = this.f32();
+    const o = (this.qOff >> 2) + row * this.stride;
+    v.set(q, o);
+    v.fill(0, o + this.dimension, o + this.stride);
+  }
+
+  private topFromScores(scoresOff: number, k: number, exclude?: ReadonlySet<number>): { key: number; score: number }[] {
+    const v = this.f32();
+    const top = new TopK(k);
+    const base = scoresOff >> 2;
+    for (let slot = 0; slot < this.n; slot++) {
+      const s = v[base + slot]!;
+      if (s > top.threshold && !exclude?.has(this.keys[slot]!)) top.push(s, this.keys[slot]!);
+    }
+    return top.sorted().map(({ id, score }) => ({ key: id, score }));
   }
 
   /**
@@ -81,24 +163,41 @@ export class FlatIndex {
     k: number,
     opts: { candidates?: Iterable<number>; exclude?: ReadonlySet<number> } = {},
   ): { key: number; score: number }[] {
-    if (query.length !== this.dimension) throw new RangeError(`query has ${query.length} dims, index has ${this.dimension}`);
-    const top = new TopK(k);
+    this.checkQuery(query);
     const { candidates, exclude } = opts;
     if (candidates) {
+      const top = new TopK(k);
+      const v = this.f32();
+      const d = this.dimension;
       for (const key of candidates) {
         const slot = this.slotOf.get(key);
         if (slot === undefined || exclude?.has(key)) continue;
-        top.push(dotRow(query, this.data, slot), key);
+        const o = (this.dataOff >> 2) + slot * this.stride;
+        let s = 0;
+        for (let i = 0; i < d; i++) s += query[i]! * v[o + i]!;
+        top.push(s, key);
       }
-    } else {
-      const n = this.n;
-      const keys = this.keys;
-      const data = this.data;
-      for (let slot = 0; slot < n; slot++) {
-        const s = dotRow(query, data, slot);
-        if (s > top.threshold && !exclude?.has(keys[slot]!)) top.push(s, keys[slot]!);
-      }
+      return top.sorted().map(({ id, score }) => ({ key: id, score }));
     }
-    return top.sorted().map(({ id, score }) => ({ key: id, score }));
+    if (this.n === 0) return [];
+    this.writeQuery(query, 0);
+    this.wasm.dot1(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
+    return this.topFromScores(this.outOff, k, exclude);
+  }
+
+  /** Several queries in one pass over the data (four at a time): a matrix product, then top-k per query. */
+  searchBatch(queries: readonly Float32Array[], k: number): { key: number; score: number }[][] {
+    const results: { key: number; score: number }[][] = [];
+    for (let i = 0; i < queries.length; i += 4) {
+      const group = queries.slice(i, i + 4);
+      group.forEach((q, j) => {
+        this.checkQuery(q);
+        this.writeQuery(q, j);
+      });
+      for (let j = group.length; j < 4; j++) this.f32().fill(0, (this.qOff >> 2) + j * this.stride, (this.qOff >> 2) + (j + 1) * this.stride);
+      if (this.n > 0) this.wasm.dot4(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
+      for (let j = 0; j < group.length; j++) results.push(this.n === 0 ? [] : this.topFromScores(this.outOff + j * this.n * 4, k));
+    }
+    return results;
   }
 }

@@ -73,3 +73,21 @@ describe('TopK', () => {
     expect(top.sorted()).toEqual(want);
   });
 });
+
+describe('FlatIndex batched search (SIMD kernel, four queries per pass)', () => {
+  it('equals single-query search', () => {
+    const d = 100; // padded to 104 floats per row inside
+    const index = new FlatIndex(d, 8);
+    randomUnitVectors(777, d, 21).forEach((v, i) => index.upsert(i, v));
+    expect(index.stride).toBe(104);
+    const qs = randomUnitVectors(11, d, 22); // 4 + 4 + 3
+    const batched = index.searchBatch(qs, 7);
+    expect(batched).toHaveLength(11);
+    qs.forEach((q, i) => {
+      const single = index.search(q, 7);
+      expect(batched[i]!.map((h) => h.key)).toEqual(single.map((h) => h.key));
+      batched[i]!.forEach((h, j) => expect(h.score).toBeCloseTo(single[j]!.score, 5));
+    });
+    expect(index.vector(5)!.length).toBe(d);
+  });
+});

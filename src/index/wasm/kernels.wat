@@ -1,0 +1,81 @@
+;; lookalike's exact-search kernels (WebAssembly SIMD). Compiled by scripts/build-wasm.mjs into kernels-wasm.ts.
+;;
+;; Layout: row-major float32 matrices whose rows are `stride` floats long, stride a multiple of 8 (rows are
+;; zero-padded), so the inner loop needs no tail. All pointers are byte offsets into this module's memory.
+(module
+  (memory (export "memory") 1 65536)
+
+  ;; out[r] = dot(q, row r) for r in [0, n)
+  (func (export "dot1") (param $q i32) (param $data i32) (param $n i32) (param $stride i32) (param $out i32)
+    (local $row i32) (local $end i32) (local $i i32) (local $qp i32) (local $rowBytes i32)
+    (local $a0 v128) (local $a1 v128)
+    (local.set $rowBytes (i32.shl (local.get $stride) (i32.const 2)))
+    (local.set $row (local.get $data))
+    (local.set $end (i32.add (local.get $data) (i32.mul (local.get $n) (local.get $rowBytes))))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $row) (local.get $end)))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $a1 (v128.const f32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (local.set $qp (local.get $q))
+        (loop $cols
+          (local.set $a0 (f32x4.add (local.get $a0)
+            (f32x4.mul (v128.load (local.get $qp)) (v128.load (i32.add (local.get $row) (local.get $i))))))
+          (local.set $a1 (f32x4.add (local.get $a1)
+            (f32x4.mul (v128.load offset=16 (local.get $qp)) (v128.load offset=16 (i32.add (local.get $row) (local.get $i))))))
+          (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
+          (local.set $i (i32.add (local.get $i) (i32.const 32)))
+          (br_if $cols (i32.lt_u (local.get $i) (local.get $rowBytes))))
+        (local.set $a0 (f32x4.add (local.get $a0) (local.get $a1)))
+        (f32.store (local.get $out)
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $a0)) (f32x4.extract_lane 1 (local.get $a0)))
+            (f32.add (f32x4.extract_lane 2 (local.get $a0)) (f32x4.extract_lane 3 (local.get $a0)))))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+        (br $rows)))
+  )
+
+  ;; Four queries at once (a 4 x stride block starting at $q): each row is read from memory once for all four.
+  ;; out[j * n + r] = dot(query j, row r)
+  (func (export "dot4") (param $q i32) (param $data i32) (param $n i32) (param $stride i32) (param $out i32)
+    (local $r i32) (local $row i32) (local $i i32) (local $rowBytes i32) (local $x v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $qp i32)
+    (local.set $rowBytes (i32.shl (local.get $stride) (i32.const 2)))
+    (local.set $row (local.get $data))
+    (local.set $r (i32.const 0))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $a1 (v128.const f32x4 0 0 0 0))
+        (local.set $a2 (v128.const f32x4 0 0 0 0))
+        (local.set $a3 (v128.const f32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (loop $cols
+          (local.set $x (v128.load (i32.add (local.get $row) (local.get $i))))
+          (local.set $qp (i32.add (local.get $q) (local.get $i)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (v128.load (local.get $qp)))))
+          (local.set $qp (i32.add (local.get $qp) (local.get $rowBytes)))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (v128.load (local.get $qp)))))
+          (local.set $qp (i32.add (local.get $qp) (local.get $rowBytes)))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (v128.load (local.get $qp)))))
+          (local.set $qp (i32.add (local.get $qp) (local.get $rowBytes)))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (v128.load (local.get $qp)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br_if $cols (i32.lt_u (local.get $i) (local.get $rowBytes))))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2))) (call $hsum (local.get $a0)))
+        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (local.get $n)) (i32.const 2))) (call $hsum (local.get $a1)))
+        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (i32.shl (local.get $n) (i32.const 1))) (i32.const 2))) (call $hsum (local.get $a2)))
+        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (i32.mul (local.get $n) (i32.const 3))) (i32.const 2))) (call $hsum (local.get $a3)))
+        (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows)))
+  )
+
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+)
