@@ -1,6 +1,7 @@
 /** lookalike — image similarity search. The public library API; the CLI and server are thin shells over it. */
 export { openDatabase, LookalikeDatabase, Collection } from './lookalike.js';
-export type { CollectionInfo, CreateCollectionOptions, AddImageInput, AddImagesResult } from './lookalike.js';
+export type { CollectionInfo, CreateCollectionOptions, AddImageInput, AddImagesResult, IndexCheckResult } from './lookalike.js';
+export { HnswIndex, type HnswParams } from './index/hnsw.js';
 export { resolveConfig, defaultConfig, type Config } from './config.js';
 export { LookalikeError, createError, isLookalikeError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { loadEmbedder, loadEmbedderForSpec, listModels, assertCompatible } from './embed/registry.js';
@@ -19,6 +20,7 @@ export { FlatIndex } from './index/flat.js';
 export type {
   CollectionSpec,
   Hit,
+  IndexSpec,
   Item,
   ItemInput,
   Metadata,

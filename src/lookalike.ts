@@ -9,7 +9,7 @@ import { indexFolder, type IndexOptions, type IndexReport } from './ingest/inges
 import { searchCollection, type Query, type SearchOptions } from './search/search.js';
 import { openStore } from './store/registry.js';
 import { validateCollectionName } from './store/spec.js';
-import type { CollectionSpec, Hit, Item, Metadata, StoreCollection, VectorStore } from './store/types.js';
+import type { CollectionSpec, Hit, IndexSpec, Item, Metadata, StoreCollection, VectorStore } from './store/types.js';
 
 export interface AddImageInput {
   readonly bytes: Uint8Array;
@@ -37,6 +37,7 @@ export interface CollectionInfo {
   readonly vectorType: string;
   readonly modalities: readonly string[];
   readonly createdAt: string;
+  readonly index: IndexSpec;
 }
 
 export interface CreateCollectionOptions extends EmbedderOptions {
@@ -44,6 +45,18 @@ export interface CreateCollectionOptions extends EmbedderOptions {
   readonly model: string;
   /** For embedders that learn from the collection (`bovw-orb`): a folder whose images they learn from. */
   readonly trainingFolder?: string;
+  /** Search index (default exact `flat`); can be changed later with `Collection.setIndex`. */
+  readonly index?: IndexSpec;
+}
+
+export interface IndexCheckResult {
+  readonly index: IndexSpec;
+  readonly sample: number;
+  readonly k: number;
+  /** Mean share of the exact top-k that the index returned. */
+  readonly recallAtK: number;
+  readonly indexMsPerQuery: number;
+  readonly exactMsPerQuery: number;
 }
 
 /** At most this many images (an even spread over the folder) train a learning embedder. */
@@ -94,6 +107,7 @@ export class LookalikeDatabase {
         dimension: embedder.dimension,
         metric: 'cosine',
         vectorType: 'float32',
+        ...(opts.index ? { index: opts.index } : {}),
       });
       return new Collection(sc, this.config, embedder);
     } catch (e) {
@@ -221,6 +235,42 @@ export class Collection {
     return this.store.get(id);
   }
 
+  /** Change the search index (`flat` or `hnsw` with its parameters) and rebuild it from the stored vectors. */
+  async setIndex(index: IndexSpec): Promise<void> {
+    await this.store.setIndex(index);
+  }
+
+  /**
+   * How well the current index agrees with exact search: `sample` stored vectors (spread over the collection)
+   * query both; recall@k = share of the exact top k (query excluded) that the index returns.
+   */
+  async indexCheck(sample = 200, k = 10, ef?: number): Promise<IndexCheckResult> {
+    const ids = await this.store.sampleIds(sample);
+    let recall = 0;
+    let indexMs = 0;
+    let exactMs = 0;
+    for (const id of ids) {
+      const v = (await this.store.getVector(id))!;
+      let t0 = performance.now();
+      const approx = await this.store.search(v, { k, excludeIds: [id], includeMetadata: false, ...(ef ? { ef } : {}) });
+      indexMs += performance.now() - t0;
+      t0 = performance.now();
+      const exact = await this.store.search(v, { k, excludeIds: [id], includeMetadata: false, exact: true });
+      exactMs += performance.now() - t0;
+      const got = new Set(approx.map((h) => h.id));
+      recall += exact.length === 0 ? 1 : exact.filter((h) => got.has(h.id)).length / exact.length;
+    }
+    const n = Math.max(1, ids.length);
+    return {
+      index: this.spec.index ?? { type: 'flat' },
+      sample: ids.length,
+      k,
+      recallAtK: recall / n,
+      indexMsPerQuery: indexMs / n,
+      exactMsPerQuery: exactMs / n,
+    };
+  }
+
   async delete(ids: readonly string[]): Promise<number> {
     return this.store.delete(ids);
   }
@@ -241,6 +291,7 @@ export class Collection {
       vectorType: s.vectorType,
       modalities: s.embedder.modalities,
       createdAt: s.createdAt,
+      index: s.index ?? { type: 'flat' },
     };
   }
 

@@ -11,7 +11,7 @@ import type { Query } from '../search/search.js';
 import { compareModels, formatTable, renderReport } from '../eval/compare.js';
 import { evaluateRetrieval, evaluateTextRetrieval, type EvalProgress } from '../eval/evaluate.js';
 import fs from 'node:fs';
-import type { MetadataValue } from '../store/types.js';
+import type { IndexSpec, MetadataValue } from '../store/types.js';
 
 const DEFAULT_DB = process.env.LOOKALIKE_DB || './lookalike-db';
 const DEFAULT_COLLECTION = 'default';
@@ -84,6 +84,27 @@ function commonOptions(cmd: Command): Command {
     .option('--threads <n>', 'inference threads (default: CPU cores)', positiveInt('--threads'));
 }
 
+interface IndexFlags {
+  index?: 'flat' | 'hnsw';
+  m?: number;
+  efConstruction?: number;
+  ef?: number;
+}
+
+function indexSpecFrom(o: IndexFlags): IndexSpec | undefined {
+  if (!o.index) return undefined;
+  if (o.index === 'flat') return { type: 'flat' };
+  return { type: 'hnsw', m: o.m ?? 16, efConstruction: o.efConstruction ?? 200, ef: o.ef ?? 64 };
+}
+
+function indexOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--index <type>', 'search index: flat (exact) or hnsw (approximate)').choices(['flat', 'hnsw']))
+    .option('--m <n>', 'HNSW links per node', positiveInt('--m'))
+    .option('--ef-construction <n>', 'HNSW candidate list while building', positiveInt('--ef-construction'))
+    .option('--ef <n>', 'HNSW default candidate list while searching', positiveInt('--ef'));
+}
+
 function progressBar(enabled: boolean): { update: (p: IndexProgress) => void; stop: () => void } {
   if (!enabled) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
@@ -124,12 +145,12 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
 
-  commonOptions(
+  indexOptions(commonOptions(
     program
       .command('index')
       .description('embed every image under a folder into a collection (incremental, resumable)')
       .argument('<dir>', 'folder (searched recursively) or single image file'),
-  )
+  ))
     .option('-m, --model <model>', 'embedder: a built-in name, a Hugging Face id or a model folder (new collections default to mobilenet-v1)')
     .option('--exclude <glob>', 'leave out files matching this glob, relative to <dir> (repeatable)', collect, [])
     .option('--prune', 'remove records of files under <dir> that no longer exist')
@@ -140,7 +161,8 @@ export function buildProgram(): Command {
     .action(
       async (
         dir: string,
-        o: CommonOpts & { model?: string; exclude: string[]; prune?: boolean; labelKey?: string; progress: boolean; pooling?: 'cls' | 'mean' },
+        o: CommonOpts &
+          IndexFlags & { model?: string; exclude: string[]; prune?: boolean; labelKey?: string; progress: boolean; pooling?: 'cls' | 'mean' },
       ) => {
       await withDb(o, async (db) => {
         const exists = await db.store.hasCollection(o.collection);
@@ -149,7 +171,11 @@ export function buildProgram(): Command {
           ...(model ? { model } : {}),
           ...(o.pooling ? { pooling: o.pooling } : {}),
           trainingFolder: dir,
+          ...(indexSpecFrom(o) ? { index: indexSpecFrom(o)! } : {}),
         });
+        if (exists && o.index) {
+          process.stderr.write(`note: --index applies to new collections; use \`lookalike reindex\` to change ${o.collection}'s index.\n`);
+        }
         const bar = progressBar(o.progress && process.stderr.isTTY === true);
         const abort = new AbortController();
         let interrupts = 0;
@@ -196,7 +222,8 @@ export function buildProgram(): Command {
     .option('--min-score <x>', 'drop results scoring below this', parseNumber)
     .option('--where <key=value>', 'metadata filter (repeatable; all must match)', collect, [])
     .option('-m, --model <model>', 'check the collection was built with this model')
-    .action(async (o: CommonOpts & { image?: string; text?: string; id?: string; k: number; minScore?: number; where: string[]; model?: string }) => {
+    .option('--ef <n>', 'HNSW collections: candidate list size for this search', positiveInt('--ef'))
+    .action(async (o: CommonOpts & { image?: string; text?: string; id?: string; k: number; minScore?: number; where: string[]; model?: string; ef?: number }) => {
       const given = [o.image, o.text, o.id].filter((x) => x !== undefined).length;
       if (given !== 1) throw new InvalidArgumentError('give exactly one of --image, --text or --id.');
       const query: Query = o.image !== undefined ? { image: o.image } : o.text !== undefined ? { text: o.text } : { id: o.id! };
@@ -208,6 +235,7 @@ export function buildProgram(): Command {
           k: o.k,
           ...(o.minScore !== undefined ? { minScore: o.minScore } : {}),
           ...(Object.keys(where).length ? { where } : {}),
+          ...(o.ef ? { ef: o.ef } : {}),
         });
         await col.close();
         if (o.json) {
@@ -232,7 +260,7 @@ export function buildProgram(): Command {
         const info = await (await db.openCollection(o.collection)).info();
         if (o.json) {
           const { collection, count, model, dimension, metric } = info;
-          print(JSON.stringify({ collection, count, model, dimension, metric, embedder: info.embedder, vectorType: info.vectorType }));
+          print(JSON.stringify({ collection, count, model, dimension, metric, embedder: info.embedder, vectorType: info.vectorType, index: info.index }));
           return;
         }
         print(`collection  ${info.collection}`);
@@ -241,10 +269,42 @@ export function buildProgram(): Command {
         print(`embedder    ${info.embedder} (${info.modalities.join(' + ')})`);
         print(`dimension   ${info.dimension}`);
         print(`metric      ${info.metric} (${info.vectorType})`);
+        print(`index       ${JSON.stringify(info.index)}`);
         print(`created     ${info.createdAt}`);
       });
     },
   );
+
+  indexOptions(commonOptions(program.command('reindex').description("change a collection's search index and rebuild it from the stored vectors"))).action(
+    async (o: CommonOpts & IndexFlags) => {
+      const spec = indexSpecFrom({ index: o.index ?? 'hnsw', ...o });
+      await withDb(o, async (db) => {
+        const col = await db.openCollection(o.collection);
+        const t0 = performance.now();
+        await col.setIndex(spec!);
+        const seconds = (performance.now() - t0) / 1000;
+        if (o.json) print(JSON.stringify({ collection: o.collection, index: spec, count: await col.count(), seconds }));
+        else print(`${o.collection}: ${JSON.stringify(spec)} built over ${await col.count()} vectors in ${seconds.toFixed(1)} s`);
+      });
+    },
+  );
+
+  commonOptions(program.command('index-check').description("recall@k of the collection's index against exact search"))
+    .option('--sample <n>', 'stored vectors used as queries', positiveInt('--sample'), 200)
+    .option('-k, --k <n>', 'k of recall@k', positiveInt('-k'), 10)
+    .option('--ef <n>', 'HNSW candidate list size', positiveInt('--ef'))
+    .action(async (o: CommonOpts & { sample: number; k: number; ef?: number }) => {
+      await withDb(o, async (db) => {
+        const col = await db.openCollection(o.collection);
+        const r = await col.indexCheck(o.sample, o.k, o.ef);
+        if (o.json) print(JSON.stringify({ collection: o.collection, ...r }));
+        else
+          print(
+            `${o.collection} (${JSON.stringify(r.index)}): recall@${r.k} = ${r.recallAtK.toFixed(4)} over ${r.sample} queries; ` +
+              `${r.indexMsPerQuery.toFixed(2)} ms/query vs exact ${r.exactMsPerQuery.toFixed(2)} ms/query`,
+          );
+      });
+    });
 
   program
     .command('collections')

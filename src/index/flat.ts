@@ -124,6 +124,11 @@ export class FlatIndex {
     return true;
   }
 
+  /** The keys held, in slot order. */
+  keysSnapshot(): number[] {
+    return Array.from(this.keys.subarray(0, this.n));
+  }
+
   /** The stored vector of `key` (a copy), or undefined. */
   vector(key: number): Float32Array | undefined {
     const slot = this.slotOf.get(key);

@@ -18,6 +18,8 @@ export interface SearchOptions {
   readonly where?: Readonly<Record<string, MetadataValue>>;
   /** `false`: skip reading metadata (hits carry `{}`). */
   readonly includeMetadata?: boolean;
+  /** HNSW collections: candidate list size for this query (higher = better recall, slower). */
+  readonly ef?: number;
 }
 
 /** Largest k accepted (whole-gallery rankings for evaluation need large k). */
@@ -104,6 +106,7 @@ export async function searchCollection(
     ...(minScore !== undefined ? { minScore } : {}),
     ...(opts.where ? { where: opts.where } : {}),
     ...(opts.includeMetadata === false ? { includeMetadata: false } : {}),
+    ...(opts.ef !== undefined ? { ef: opts.ef } : {}),
     excludeIds,
   });
 }

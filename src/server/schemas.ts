@@ -36,6 +36,7 @@ export const CollectionInfo = {
     vectorType: { type: 'string' },
     modalities: { type: 'array', items: { type: 'string' } },
     createdAt: { type: 'string' },
+    index: { type: 'object', additionalProperties: true },
   },
 } as const;
 

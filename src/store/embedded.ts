@@ -3,11 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createError, reasonOf } from '../errors.js';
 import { FlatIndex } from '../index/flat.js';
-import { checkVector, parseStoredSpec, validateCollectionName, validateWhere } from './spec.js';
+import os from 'node:os';
+import { HnswIndex } from '../index/hnsw.js';
+import { checkVector, CollectionSpecSchema, parseStoredSpec, validateCollectionName, validateWhere } from './spec.js';
 import type {
   CollectionSpec,
   FileState,
   Hit,
+  IndexSpec,
   Item,
   ItemInput,
   Metadata,
@@ -18,7 +21,7 @@ import type {
 } from './types.js';
 
 export const DB_FILE = 'lookalike.sqlite';
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,6 +47,29 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_path ON items (cid, path);
 `;
+
+/** Versioned schema migrations, each in one transaction: `MIGRATIONS[v]` takes a store from version v to v + 1. */
+const MIGRATIONS: Record<number, (db: Database.Database) => void> = {
+  // 2: a per-collection write counter, so derived indexes saved on disk know whether they are current
+  1: (db) => {
+    const cols = db.prepare(`PRAGMA table_info(collections)`).all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'generation')) db.exec(`ALTER TABLE collections ADD COLUMN generation INTEGER NOT NULL DEFAULT 0`);
+  },
+};
+
+function migrate(db: Database.Database, from: number): void {
+  for (let v = from; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      MIGRATIONS[v]!(db);
+      db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(
+        String(v + 1),
+      );
+    })();
+  }
+  if (from === SCHEMA_VERSION) {
+    db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+  }
+}
 
 /**
  * The default store: one directory holding a SQLite database (WAL mode) that is the source of truth for records
@@ -82,12 +108,13 @@ export class EmbeddedStore implements VectorStore {
       );
     }
     const row = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined;
-    if (!row) db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
-    else if (Number(row.value) > SCHEMA_VERSION) {
+    const version = row ? Number(row.value) : 1;
+    if (version <= SCHEMA_VERSION) migrate(db, version);
+    else {
       db.close();
       throw createError(
         'STORE_CORRUPT',
-        `The store at ${location} was written by a newer lookalike (schema ${row.value}; this version reads ${SCHEMA_VERSION}). Upgrade lookalike.`,
+        `The store at ${location} was written by a newer lookalike (schema ${version}; this version reads ${SCHEMA_VERSION}). Upgrade lookalike.`,
       );
     }
     return new EmbeddedStore(location, db);
@@ -132,7 +159,7 @@ export class EmbeddedStore implements VectorStore {
     }
     const cached = this.collections.get(name);
     if (cached && cached.cid === row.cid) return cached;
-    const c = new EmbeddedCollection(this.db, row.cid, parseStoredSpec(row.spec, name));
+    const c = new EmbeddedCollection(this.db, row.cid, parseStoredSpec(row.spec, name), path.join(this.location, 'indexes'));
     this.collections.set(name, c);
     return c;
   }
@@ -143,6 +170,7 @@ export class EmbeddedStore implements VectorStore {
   }
 
   async close(): Promise<void> {
+    for (const c of this.collections.values()) c.flush();
     this.collections.clear();
     if (this.db.open) this.db.close();
   }
@@ -189,14 +217,24 @@ class EmbeddedCollection implements StoreCollection {
   private index: FlatIndex | null = null;
   /** `PRAGMA data_version` when the index was last in step with the database. */
   private indexVersion = -1;
+  /** Approximate index (HNSW), when the spec asks for one; mirrors `index`. */
+  private ann: HnswIndex | null = null;
+  /** The ANN index has changes not yet saved to disk. */
+  private annDirty = false;
   private readonly stmts;
 
   constructor(
     private readonly db: Database.Database,
     readonly cid: number,
-    readonly spec: CollectionSpec,
+    private currentSpec: CollectionSpec,
+    /** Folder for derived index files. */
+    private readonly indexDir: string,
   ) {
     this.stmts = {
+      generation: db.prepare(`SELECT generation FROM collections WHERE cid = ?`).pluck(),
+      bump: db.prepare(`UPDATE collections SET generation = generation + 1 WHERE cid = ?`),
+      setSpec: db.prepare(`UPDATE collections SET spec = ? WHERE cid = ?`),
+      sampleIds: db.prepare(`SELECT id FROM items WHERE cid = ? ORDER BY rid`).pluck(),
       findRid: db.prepare(`SELECT rid FROM items WHERE cid = ? AND id = ?`).pluck(),
       insert: db.prepare(
         `INSERT INTO items (cid, id, path, content_hash, size, mtime_ms, width, height, metadata, vector, updated_at)
@@ -217,8 +255,16 @@ class EmbeddedCollection implements StoreCollection {
     };
   }
 
+  get spec(): CollectionSpec {
+    return this.currentSpec;
+  }
+
   get name(): string {
     return this.spec.name;
+  }
+
+  private get annFile(): string {
+    return path.join(this.indexDir, `${this.cid}-hnsw.usearch`);
   }
 
   async upsert(items: readonly ItemInput[]): Promise<UpsertResult> {
@@ -253,9 +299,14 @@ class EmbeddedCollection implements StoreCollection {
           updated++;
         }
       }
+      if (items.length > 0) this.stmts.bump.run(this.cid);
     })();
-    // Committed: now mirror into the in-memory index (if it is loaded).
+    // Committed: now mirror into the in-memory indexes (if they are loaded).
     if (this.index) for (const [rid, v] of written) this.index.upsert(rid, v);
+    if (this.ann && written.length > 0) {
+      for (const [rid, v] of written) this.ann.upsert(rid, v);
+      this.annDirty = true;
+    }
     return { added, updated };
   }
 
@@ -273,8 +324,13 @@ class EmbeddedCollection implements StoreCollection {
         const rid = this.stmts.del.get(this.cid, id) as number | undefined;
         if (rid !== undefined) removed.push(rid);
       }
+      if (removed.length > 0) this.stmts.bump.run(this.cid);
     })();
     if (this.index) for (const rid of removed) this.index.remove(rid);
+    if (this.ann && removed.length > 0) {
+      for (const rid of removed) this.ann.remove(rid);
+      this.annDirty = true;
+    }
     return removed.length;
   }
 
@@ -317,7 +373,65 @@ class EmbeddedCollection implements StoreCollection {
     }
     this.index = index;
     this.indexVersion = version;
+    this.ann = null;
+    this.annDirty = false;
+    this.syncAnn();
     return index;
+  }
+
+  /** Load the saved HNSW index if it reflects the current generation, else rebuild it from the vectors. */
+  private syncAnn(): void {
+    const spec = this.spec.index;
+    if (!spec || spec.type !== 'hnsw' || !this.index) return;
+    const generation = this.stmts.generation.get(this.cid) as number;
+    const loaded = HnswIndex.load(this.annFile, this.spec.dimension, spec, generation);
+    if (loaded && loaded.size === this.index.size) {
+      this.ann = loaded;
+      return;
+    }
+    const ann = HnswIndex.create(this.spec.dimension, spec);
+    const keys = this.index.keysSnapshot();
+    const d = this.spec.dimension;
+    const CHUNK = 4096;
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const part = keys.slice(i, i + CHUNK);
+      const block = new Float32Array(part.length * d);
+      part.forEach((k, j) => block.set(this.index!.vector(k)!, j * d));
+      ann.addBatch(part, block, Math.max(1, os.availableParallelism()));
+    }
+    this.ann = ann;
+    ann.save(this.annFile, generation);
+    this.annDirty = false;
+  }
+
+  /** Save derived index files that have unsaved changes (called when the store closes). */
+  flush(): void {
+    if (this.ann && this.annDirty) {
+      this.ann.save(this.annFile, this.stmts.generation.get(this.cid) as number);
+      this.annDirty = false;
+    }
+  }
+
+  async setIndex(index: IndexSpec): Promise<void> {
+    const next: CollectionSpec = { ...this.currentSpec, index };
+    CollectionSpecSchema.parse(next);
+    this.stmts.setSpec.run(JSON.stringify(next), this.cid);
+    this.currentSpec = next;
+    this.index = null; // rebuilt (with the ANN index) on next use
+    this.ann = null;
+    try {
+      fs.rmSync(this.annFile, { force: true });
+      fs.rmSync(this.annFile + '.json', { force: true });
+    } catch {
+      // stale files are ignored anyway (generation check)
+    }
+    this.syncIndex();
+  }
+
+  async sampleIds(n: number): Promise<string[]> {
+    const all = this.stmts.sampleIds.all(this.cid) as string[];
+    const step = Math.max(1, Math.floor(all.length / Math.max(1, n)));
+    return all.filter((_, i) => i % step === 0).slice(0, n);
   }
 
   async search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]> {
@@ -329,7 +443,17 @@ class EmbeddedCollection implements StoreCollection {
       if (rid !== undefined) exclude.add(rid);
     }
     const candidates = opts.where && Object.keys(opts.where).length > 0 ? this.filter(validateWhere(opts.where)) : undefined;
-    const top = index.search(query, opts.k, { ...(candidates ? { candidates } : {}), exclude });
+    let top: { key: number; score: number }[];
+    if (this.ann && !candidates && !opts.exact) {
+      // approximate: ask for enough extra neighbours to drop the excluded ones
+      const ef = Math.max(opts.ef ?? this.ann.params.ef, opts.k + exclude.size);
+      top = this.ann
+        .search(query, opts.k + exclude.size, ef)
+        .filter((h) => !exclude.has(h.key))
+        .slice(0, opts.k);
+    } else {
+      top = index.search(query, opts.k, { ...(candidates ? { candidates } : {}), exclude });
+    }
     const minScore = opts.minScore ?? -Infinity;
     const kept = top.filter((h) => h.score >= minScore);
     if (kept.length === 0) return [];

@@ -32,6 +32,12 @@ export const CollectionSpecSchema = z.object({
   metric: z.literal('cosine'),
   vectorType: z.literal('float32'),
   createdAt: z.string(),
+  index: z
+    .union([
+      z.object({ type: z.literal('flat') }),
+      z.object({ type: z.literal('hnsw'), m: z.number().int().min(2).max(256), efConstruction: z.number().int().min(1).max(4096), ef: z.number().int().min(1).max(4096) }),
+    ])
+    .optional(),
 });
 
 /** Parse a spec read back from storage; a damaged one is `STORE_CORRUPT`, naming the collection. */

@@ -5,7 +5,10 @@ export type VectorType = 'float32';
 export type MetadataValue = string | number | boolean | null;
 export type Metadata = Record<string, unknown>;
 
-/** How a collection was built. Fixed at creation; every insert and query is checked against it. */
+/** Search index of a collection: exact (`flat`) or an HNSW graph. Can be changed later (`reindex`). */
+export type IndexSpec = { readonly type: 'flat' } | { readonly type: 'hnsw'; readonly m: number; readonly efConstruction: number; readonly ef: number };
+
+/** How a collection was built. Fixed at creation (but for `index`); every insert and query is checked against it. */
 export interface CollectionSpec {
   readonly name: string;
   readonly embedder: EmbedderSpec;
@@ -13,6 +16,8 @@ export interface CollectionSpec {
   readonly metric: Metric;
   readonly vectorType: VectorType;
   readonly createdAt: string;
+  /** Defaults to `{ type: 'flat' }`. */
+  readonly index?: IndexSpec;
 }
 
 export interface ItemInput {
@@ -66,6 +71,10 @@ export interface VectorSearchOptions {
   readonly excludeIds?: readonly string[];
   /** `false`: hits carry `{}` as metadata (saves reading it, e.g. for evaluation over whole rankings). */
   readonly includeMetadata?: boolean;
+  /** HNSW candidate list size for this query (default: the index's `ef`). */
+  readonly ef?: number;
+  /** Scan every vector even when the collection has an approximate index. */
+  readonly exact?: boolean;
 }
 
 export interface UpsertResult {
@@ -85,6 +94,10 @@ export interface StoreCollection {
   count(): Promise<number>;
   fileStates(): Promise<Map<string, FileState>>;
   search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]>;
+  /** Change the search index and (re)build it from the stored vectors. */
+  setIndex(index: IndexSpec): Promise<void>;
+  /** Ids of up to `n` items, spread evenly over the collection (for sampling). */
+  sampleIds(n: number): Promise<string[]>;
 }
 
 /** A place collections live: the embedded directory store, or (later) PostgreSQL. */

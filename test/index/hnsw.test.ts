@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { EmbedderSpec } from '../../src/embed/types.js';
+import { Collection } from '../../src/lookalike.js';
+import { resolveConfig } from '../../src/config.js';
+import { EmbeddedStore } from '../../src/store/embedded.js';
+import { randomUnitVectors, tmpDir } from '../helpers.js';
+
+const D = 32;
+const embedder: EmbedderSpec = { id: 'test', kind: 'test', model: 'test', revision: '0', dimension: D, modalities: ['image'], preprocessing: {} };
+const HNSW = { type: 'hnsw' as const, m: 16, efConstruction: 100, ef: 64 };
+
+/** Clustered unit vectors: realistic for ANN recall (uniform random vectors in 32-d are hard for any graph). */
+function clustered(n: number, seed: number): Float32Array[] {
+  const centres = randomUnitVectors(20, D, seed);
+  const noise = randomUnitVectors(n, D, seed + 1);
+  return noise.map((e, i) => {
+    const v = new Float32Array(D);
+    let s = 0;
+    for (let j = 0; j < D; j++) {
+      v[j] = centres[i % 20]![j]! + 0.35 * e[j]!;
+      s += v[j]! * v[j]!;
+    }
+    return v.map((x) => x / Math.sqrt(s));
+  });
+}
+
+describe('HNSW index in the embedded store', () => {
+  it('reaches recall@10 ≥ 0.95, persists beside the store, and follows inserts and deletes', async () => {
+    const dir = tmpDir();
+    let store = await EmbeddedStore.open(dir);
+    const sc = await store.createCollection({ name: 'c', embedder, dimension: D, metric: 'cosine', vectorType: 'float32' });
+    const vecs = clustered(3000, 7);
+    await sc.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v })));
+    const col = new Collection(sc, resolveConfig());
+    await col.setIndex(HNSW);
+    expect(col.spec.index).toEqual(HNSW);
+    const check = await col.indexCheck(200, 10);
+    expect(check.recallAtK).toBeGreaterThanOrEqual(0.95);
+    expect(fs.existsSync(path.join(dir, 'indexes'))).toBe(true);
+
+    // inserts and deletes are visible through the graph at once
+    const extra = clustered(50, 99);
+    await sc.upsert(extra.map((v, i) => ({ id: `x${i}`, vector: v })));
+    expect((await sc.search(extra[3]!, { k: 1 }))[0]!.id).toBe('x3');
+    await sc.delete(['x3']);
+    expect((await sc.search(extra[3]!, { k: 10 })).map((h) => h.id)).not.toContain('x3');
+    await store.close(); // saves the graph with the store's generation
+
+    // reopened: the saved graph is current and used as is
+    store = await EmbeddedStore.open(dir);
+    const again = await store.getCollection('c');
+    expect(again.spec.index).toEqual(HNSW);
+    expect((await again.search(extra[4]!, { k: 1 }))[0]!.id).toBe('x4');
+
+    // another process writes (generation moves on): the graph is rebuilt from the store, nothing is missed
+    const other = await EmbeddedStore.open(dir);
+    const oc = await other.getCollection('c');
+    await oc.upsert([{ id: 'late', vector: vecs[10]!.map((x, j) => (j === 0 ? x + 0.01 : x)) }]);
+    await oc.delete(['i10']);
+    await other.close();
+    const hits = await again.search(vecs[10]!, { k: 5 });
+    expect(hits[0]!.id).toBe('late');
+    expect(hits.map((h) => h.id)).not.toContain('i10');
+    const recheck = await new Collection(again, resolveConfig()).indexCheck(100, 10);
+    expect(recheck.recallAtK).toBeGreaterThanOrEqual(0.95);
+
+    // back to exact
+    await new Collection(again, resolveConfig()).setIndex({ type: 'flat' });
+    expect((await new Collection(again, resolveConfig()).indexCheck(50, 10)).recallAtK).toBe(1);
+    await store.close();
+  });
+
+  it('a stale or damaged graph file is ignored and rebuilt', async () => {
+    const dir = tmpDir();
+    let store = await EmbeddedStore.open(dir);
+    const sc = await store.createCollection({ name: 'c', embedder, dimension: D, metric: 'cosine', vectorType: 'float32', index: HNSW });
+    const vecs = clustered(500, 3);
+    await sc.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v })));
+    expect((await sc.search(vecs[0]!, { k: 1 }))[0]!.id).toBe('i0');
+    await store.close();
+    const file = fs.readdirSync(path.join(dir, 'indexes')).find((f) => f.endsWith('.usearch'))!;
+    fs.writeFileSync(path.join(dir, 'indexes', file), 'garbage');
+    store = await EmbeddedStore.open(dir);
+    const again = await store.getCollection('c');
+    expect((await again.search(vecs[1]!, { k: 1 }))[0]!.id).toBe('i1');
+    await store.close();
+  });
+});
