@@ -1,11 +1,23 @@
 #!/usr/bin/env node
-// npm run bench:ann [-- --sizes 100000,1000000 --dim 512 --json]
+// npm run bench:ann [-- --only exact|hnsw --sizes 100000,1000000 --dim 512 --queries-ann 1000 --json]
 //
-// Exact search at memory speed: lookalike's FlatIndex (WebAssembly SIMD kernel) on synthetic clustered float32
-// vectors, next to a native memory-bandwidth baseline measured in the same run (TypedArray.prototype.set copying
-// the same bytes: memcpy) and a plain JavaScript dot-product loop. Also batched (four queries per pass) search.
+// 1. Exact search at memory speed: lookalike's FlatIndex (WebAssembly SIMD kernel) on synthetic clustered float32
+//    vectors, next to a native memory-bandwidth baseline measured in the same run (TypedArray.prototype.set copying
+//    the same bytes: memcpy) and a plain JavaScript dot-product loop. Also batched (four queries per pass) search.
+// 2. HNSW: lookalike's HnswIndex (usearch) and hnswlib-node (the peer) with the same M / efConstruction / ef on
+//    real vector sets — ../shared/datasets/bigann10k (128-d SIFT, ground truth included) and Fashion-MNIST 784-d
+//    (Debian package dataset-fashion-mnist; ground truth = exact search) — one query at a time, one thread:
+//    recall@10, queries/s, build time, index size, and lookalike/hnswlib QPS ratios at matched recall.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { FlatIndex } from '../dist/index/flat.js';
+import { HnswIndex } from '../dist/index/hnsw.js';
+import { TopK } from '../dist/index/kernels.js';
 
 const { values } = parseArgs({
   options: {
@@ -13,6 +25,11 @@ const { values } = parseArgs({
     dim: { type: 'string', default: '512' },
     queries: { type: 'string', default: '20' },
     batch: { type: 'string', default: '64' },
+    only: { type: 'string', default: '' },
+    'queries-ann': { type: 'string', default: '1000' },
+    m: { type: 'string', default: '16' },
+    'ef-construction': { type: 'string', default: '200' },
+    efs: { type: 'string', default: '10,20,40,80,160' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -56,7 +73,7 @@ function jsDot(q, data, n, d, out) {
 }
 
 const results = [];
-for (const n of values.sizes.split(',').map(Number)) {
+for (const n of values.only === 'hnsw' ? [] : values.sizes.split(',').map(Number)) {
   log(`generating ${n} x ${d} clustered vectors…`);
   const data = clustered(n, d);
   const index = new FlatIndex(d, n);
@@ -90,13 +107,182 @@ for (const n of values.sizes.split(',').map(Number)) {
       ` | ratio to memcpy ${r.ratioToMemcpy}, to JS ${r.ratioToPlainJs} | batched ${r.batchedPerQueryMs} ms/query (${r.batchSpeedup}x)`,
   );
 }
-if (values.json) console.log(JSON.stringify({ exact: results }));
+
+// ---------------------------------------------------------------- HNSW vs hnswlib-node
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function readVecs(file, type) {
+  const buf = fs.readFileSync(file);
+  const dim = buf.readInt32LE(0);
+  const rowBytes = 4 + dim * (type === 'b' ? 1 : 4);
+  const n = buf.length / rowBytes;
+  const out = type === 'b' ? new Float32Array(n * dim) : new Int32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < dim; j++) out[i * dim + j] = type === 'b' ? buf[i * rowBytes + 4 + j] : buf.readInt32LE(i * rowBytes + 4 + j * 4);
+  }
+  return { n, dim, data: out };
+}
+
+function readIdx(file) {
+  const buf = gunzipSync(fs.readFileSync(file));
+  const n = buf.readInt32BE(4);
+  const dim = buf.readInt32BE(8) * buf.readInt32BE(12);
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n * dim; i++) data[i] = buf[16 + i];
+  return { n, dim, data };
+}
+
+/** Exact L2 top-k (ground truth) with the SIMD kernel: ‖x‖² − 2 q·x ranks like ‖q − x‖². */
+function exactL2(base, queries, nq, k) {
+  const { n, dim, data } = base;
+  const flat = new FlatIndex(dim, n);
+  const norms = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = data.subarray(i * dim, (i + 1) * dim);
+    flat.upsert(i, row);
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += row[j] * row[j];
+    norms[i] = s;
+  }
+  const keys = flat.keysSnapshot();
+  const gt = [];
+  for (let q = 0; q < nq; q++) {
+    const scores = flat.scoreAll(queries.data.subarray(q * dim, (q + 1) * dim));
+    const top = new TopK(k);
+    for (let s = 0; s < scores.length; s++) top.push(2 * scores[s] - norms[keys[s]], keys[s]);
+    gt.push(top.sorted().map((h) => h.id));
+  }
+  return gt;
+}
+
+function recallAt10(results, gt) {
+  let r = 0;
+  for (let q = 0; q < results.length; q++) {
+    const truth = new Set(gt[q].slice(0, 10));
+    r += results[q].filter((id) => truth.has(id)).length / 10;
+  }
+  return r / results.length;
+}
+
+function fileSize(fn) {
+  const f = path.join(os.tmpdir(), `lookalike-ann-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    fn(f);
+    return fs.statSync(f).size;
+  } finally {
+    fs.rmSync(f, { force: true });
+  }
+}
+
+/** The best q/s among a curve's settings that reach at least this recall (undefined when none does). */
+function bestQpsAtRecall(curve, recall) {
+  const ok = curve.filter((p) => p.recall >= recall - 1e-9);
+  return ok.length ? Math.max(...ok.map((p) => p.qps)) : undefined;
+}
+
+const annResults = [];
+if (values.only !== 'exact') {
+  const { HierarchicalNSW } = createRequire(import.meta.url)('hnswlib-node');
+  const M = Number(values.m);
+  const efC = Number(values['ef-construction']);
+  const efs = values.efs.split(',').map(Number);
+  const sets = [];
+  const bigann = path.join(root, '..', 'shared', 'datasets', 'bigann10k');
+  if (fs.existsSync(bigann)) {
+    const base = readVecs(path.join(bigann, 'bigann10k_base.bvecs'), 'b');
+    const queries = readVecs(path.join(bigann, 'bigann10k_query.bvecs'), 'b');
+    const gtv = readVecs(path.join(bigann, 'bigann10k_groundtruth.ivecs'), 'i');
+    const gt = Array.from({ length: queries.n }, (_, q) => Array.from(gtv.data.subarray(q * gtv.dim, q * gtv.dim + 10)));
+    sets.push({ name: 'bigann10k (SIFT 128-d, L2)', base, queries, nq: queries.n, gt });
+  } else log(`skipping bigann10k: ${bigann} not found`);
+  const fm = '/usr/share/datasets/fashion-mnist';
+  if (fs.existsSync(path.join(fm, 'train-images-idx3-ubyte.gz'))) {
+    log('loading Fashion-MNIST…');
+    const base = readIdx(path.join(fm, 'train-images-idx3-ubyte.gz'));
+    const queries = readIdx(path.join(fm, 't10k-images-idx3-ubyte.gz'));
+    const nq = Math.min(queries.n, Number(values['queries-ann']));
+    log(`computing exact ground truth for ${nq} queries…`);
+    sets.push({ name: 'fashion-mnist (784-d, L2)', base, queries, nq, gt: exactL2(base, queries, nq, 10) });
+  } else log(`skipping Fashion-MNIST: install the Debian package dataset-fashion-mnist`);
+
+  for (const set of sets) {
+    const { base, queries, nq, gt } = set;
+    const { n, dim } = base;
+    const qs = Array.from({ length: nq }, (_, q) => queries.data.slice(q * dim, (q + 1) * dim));
+    log(`${set.name}: building lookalike HNSW (M=${M}, efConstruction=${efC}, 1 thread)…`);
+    let t0 = performance.now();
+    const ours = HnswIndex.create(dim, { m: M, efConstruction: efC, ef: 10 }, 'l2');
+    const keys = Array.from({ length: n }, (_, i) => i);
+    ours.addBatch(keys, base.data, 1);
+    const oursBuild = (performance.now() - t0) / 1000;
+    const oursSize = fileSize((f) => ours.save(f, 0));
+    log(`  built in ${oursBuild.toFixed(1)} s; building hnswlib-node…`);
+    t0 = performance.now();
+    const peer = new HierarchicalNSW('l2', dim);
+    peer.initIndex(n, M, efC, 100);
+    for (let i = 0; i < n; i++) peer.addPoint(Array.from(base.data.subarray(i * dim, (i + 1) * dim)), i);
+    const peerBuild = (performance.now() - t0) / 1000;
+    const peerSize = fileSize((f) => peer.writeIndexSync(f));
+    log(`  built in ${peerBuild.toFixed(1)} s`);
+    const oursCurve = [];
+    const peerCurve = [];
+    for (const ef of efs) {
+      let res = [];
+      t0 = performance.now();
+      for (const q of qs) res.push(ours.search(q, 10, ef).map((h) => h.key));
+      oursCurve.push({ ef, recall: recallAt10(res, gt), qps: nq / ((performance.now() - t0) / 1000) });
+      peer.setEf(ef);
+      res = [];
+      t0 = performance.now();
+      for (const q of qs) res.push(peer.searchKnn(Array.from(q), 10).neighbors);
+      peerCurve.push({ ef, recall: recallAt10(res, gt), qps: nq / ((performance.now() - t0) / 1000) });
+    }
+    const rows = oursCurve.map((o, i) => {
+      const p = peerCurve[i];
+      const matched = bestQpsAtRecall(peerCurve, o.recall);
+      const oursBest = bestQpsAtRecall(oursCurve, o.recall);
+      return {
+        ef: o.ef,
+        lookalike: { recallAt10: +o.recall.toFixed(4), qps: +o.qps.toFixed(0) },
+        hnswlib: { recallAt10: +p.recall.toFixed(4), qps: +p.qps.toFixed(0) },
+        qpsRatioSameEf: +(o.qps / p.qps).toFixed(2),
+        qpsRatioMatchedRecall: matched === undefined ? null : +(oursBest / matched).toFixed(2),
+      };
+    });
+    annResults.push({
+      dataset: set.name,
+      vectors: n,
+      dim,
+      queries: nq,
+      m: M,
+      efConstruction: efC,
+      build: { lookalikeSeconds: +oursBuild.toFixed(2), hnswlibSeconds: +peerBuild.toFixed(2), ratio: +(oursBuild / peerBuild).toFixed(2) },
+      indexBytes: { lookalike: oursSize, hnswlib: peerSize, lookalikePerVector: Math.round(oursSize / n), hnswlibPerVector: Math.round(peerSize / n) },
+      rows,
+    });
+  }
+}
+
+if (values.json) console.log(JSON.stringify({ exact: results, hnsw: annResults }));
 else {
+  if (results.length) {
   console.log('exact search (FlatIndex, WebAssembly SIMD), one thread');
   console.log('vectors    dim   ms/query   GB/s   memcpy GB/s   plain-JS GB/s   ÷memcpy   ÷JS   batched ms/query   batch speedup');
   for (const r of results) {
     console.log(
       `${String(r.vectors).padEnd(9)}  ${String(r.dim).padEnd(4)}  ${String(r.singleQueryMs).padStart(8)}  ${String(r.singleQueryGBps).padStart(5)}  ${String(r.memcpyGBps).padStart(11)}  ${String(r.plainJsGBps).padStart(14)}  ${String(r.ratioToMemcpy).padStart(7)}  ${String(r.ratioToPlainJs).padStart(4)}  ${String(r.batchedPerQueryMs).padStart(16)}  ${String(r.batchSpeedup).padStart(13)}`,
     );
+  }
+  }
+  for (const a of annResults) {
+    console.log(`\nHNSW on ${a.dataset}: ${a.vectors} vectors, ${a.queries} queries, M=${a.m}, efConstruction=${a.efConstruction}, one thread`);
+    console.log(`build: lookalike ${a.build.lookalikeSeconds} s, hnswlib-node ${a.build.hnswlibSeconds} s (ratio ${a.build.ratio}); index size: lookalike ${a.indexBytes.lookalikePerVector} B/vector, hnswlib ${a.indexBytes.hnswlibPerVector} B/vector`);
+    console.log('ef     lookalike recall@10   q/s     hnswlib recall@10   q/s     q/s ratio (same ef)   q/s ratio (matched recall)');
+    console.log('(matched recall r = this row's lookalike recall: fastest lookalike setting with recall ≥ r ÷ fastest hnswlib setting with recall ≥ r)');
+    for (const r of a.rows) {
+      console.log(
+        `${String(r.ef).padEnd(5)}  ${String(r.lookalike.recallAt10).padStart(17)}  ${String(r.lookalike.qps).padStart(6)}  ${String(r.hnswlib.recallAt10).padStart(17)}  ${String(r.hnswlib.qps).padStart(6)}  ${String(r.qpsRatioSameEf).padStart(20)}  ${String(r.qpsRatioMatchedRecall ?? 'n/a').padStart(26)}`,
+      );
+    }
   }
 }

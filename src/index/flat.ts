@@ -190,6 +190,15 @@ export class FlatIndex {
     return this.topFromScores(this.outOff, k, exclude);
   }
 
+  /** Inner products of `query` with every stored vector, in slot order (see `keysSnapshot`). */
+  scoreAll(query: Float32Array): Float32Array {
+    this.checkQuery(query);
+    if (this.n === 0) return new Float32Array(0);
+    this.writeQuery(query, 0);
+    this.wasm.dot1(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
+    return this.f32().slice(this.outOff >> 2, (this.outOff >> 2) + this.n);
+  }
+
   /** Several queries in one pass over the data (four at a time): a matrix product, then top-k per query. */
   searchBatch(queries: readonly Float32Array[], k: number): { key: number; score: number }[][] {
     const results: { key: number; score: number }[][] = [];

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import usearch, { type Index as UsearchIndex } from 'usearch';
 
+export type HnswMetric = 'cos' | 'l2' | 'ip';
+
 export interface HnswParams {
   /** Graph connectivity M (links per node). */
   readonly m: number;
@@ -27,14 +29,19 @@ export class HnswIndex {
     readonly params: HnswParams,
   ) {}
 
-  static create(dimension: number, params: HnswParams): HnswIndex {
-    return new HnswIndex(HnswIndex.make(dimension, params), dimension, params);
+  /** `metric`: the store uses `cos` (scores = cosine); `l2` (squared distance) and `ip` serve raw vector sets. */
+  static create(dimension: number, params: HnswParams, metric: HnswMetric = 'cos'): HnswIndex {
+    const h = new HnswIndex(HnswIndex.make(dimension, params, metric), dimension, params);
+    h.metric = metric;
+    return h;
   }
 
-  private static make(dimension: number, params: HnswParams): UsearchIndex {
+  private metric: HnswMetric = 'cos';
+
+  private static make(dimension: number, params: HnswParams, metric: HnswMetric = 'cos'): UsearchIndex {
     return new usearch.Index({
       dimensions: dimension,
-      metric: usearch.MetricKind.Cos,
+      metric: metric === 'l2' ? usearch.MetricKind.L2sq : metric === 'ip' ? usearch.MetricKind.IP : usearch.MetricKind.Cos,
       quantization: usearch.ScalarKind.F32,
       connectivity: params.m,
       expansion_add: params.efConstruction,
@@ -76,12 +83,15 @@ export class HnswIndex {
     this.index.remove(BigInt(key));
   }
 
+  /** The k nearest (best first), searching with a candidate list of max(ef, k). */
   search(query: Float32Array, k: number, ef = this.params.ef): { key: number; score: number }[] {
     const count = Math.max(k, ef);
     const m = this.index.search(query.slice(), count, 1);
     const out: { key: number; score: number }[] = [];
-    for (let i = 0; i < m.keys.length && out.length < count; i++) {
-      out.push({ key: Number(m.keys[i]!), score: 1 - m.distances[i]! });
+    for (let i = 0; i < m.keys.length && out.length < k; i++) {
+      // cos/ip: usearch returns 1 − similarity; l2: the squared distance, returned negated so higher is better
+      const dist = m.distances[i]!;
+      out.push({ key: Number(m.keys[i]!), score: this.metric === 'l2' ? -dist : 1 - dist });
     }
     return out;
   }
