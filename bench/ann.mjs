@@ -278,7 +278,7 @@ else {
     console.log(`\nHNSW on ${a.dataset}: ${a.vectors} vectors, ${a.queries} queries, M=${a.m}, efConstruction=${a.efConstruction}, one thread`);
     console.log(`build: lookalike ${a.build.lookalikeSeconds} s, hnswlib-node ${a.build.hnswlibSeconds} s (ratio ${a.build.ratio}); index size: lookalike ${a.indexBytes.lookalikePerVector} B/vector, hnswlib ${a.indexBytes.hnswlibPerVector} B/vector`);
     console.log('ef     lookalike recall@10   q/s     hnswlib recall@10   q/s     q/s ratio (same ef)   q/s ratio (matched recall)');
-    console.log('(matched recall r = this row's lookalike recall: fastest lookalike setting with recall ≥ r ÷ fastest hnswlib setting with recall ≥ r)');
+    console.log('(matched recall r = the lookalike recall of the row: fastest lookalike setting with recall ≥ r ÷ fastest hnswlib setting with recall ≥ r)');
     for (const r of a.rows) {
       console.log(
         `${String(r.ef).padEnd(5)}  ${String(r.lookalike.recallAt10).padStart(17)}  ${String(r.lookalike.qps).padStart(6)}  ${String(r.hnswlib.recallAt10).padStart(17)}  ${String(r.hnswlib.qps).padStart(6)}  ${String(r.qpsRatioSameEf).padStart(20)}  ${String(r.qpsRatioMatchedRecall ?? 'n/a').padStart(26)}`,
