@@ -36,14 +36,23 @@ export class FlatIndex {
   private dataOff: number;
   private view: Float32Array;
 
+  /** Squared norms per slot (only kept for `l2`). */
+  private norms: Float32Array;
+
+  /**
+   * `metric`: `ip` scores by inner product (cosine when vectors are normalised, as the store's are); `l2` scores
+   * by the negated squared Euclidean distance, −‖q − x‖² = 2 q·x − ‖x‖² − ‖q‖², so higher is always better.
+   */
   constructor(
     readonly dimension: number,
     capacity = 1024,
+    readonly metric: 'ip' | 'l2' = 'ip',
   ) {
     this.stride = Math.ceil(dimension / 8) * 8;
     this.wasm = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as KernelExports;
     this.capacity = Math.max(1, capacity);
     this.keys = new Float64Array(this.capacity);
+    this.norms = new Float32Array(metric === 'l2' ? this.capacity : 0);
     this.outOff = this.qOff + 4 * this.stride * 4;
     this.dataOff = this.outOff + 4 * this.capacity * 4;
     this.ensureMemory(this.dataOff + this.capacity * this.stride * 4);
@@ -88,6 +97,11 @@ export class FlatIndex {
     const keys = new Float64Array(capacity);
     keys.set(this.keys.subarray(0, this.n));
     this.keys = keys;
+    if (this.metric === 'l2') {
+      const norms = new Float32Array(capacity);
+      norms.set(this.norms.subarray(0, this.n));
+      this.norms = norms;
+    }
     this.capacity = capacity;
     this.dataOff = dataOff;
   }
@@ -104,6 +118,12 @@ export class FlatIndex {
     const off = this.dataOff + slot * this.stride * 4;
     if (vector instanceof Float32Array) this.f32().set(vector, off / 4);
     else new Uint8Array(this.wasm.memory.buffer).set(vector, off);
+    if (this.metric === 'l2') {
+      const v = this.f32();
+      let s = 0;
+      for (let i = off / 4, end = off / 4 + this.dimension; i < end; i++) s += v[i]! * v[i]!;
+      this.norms[slot] = s;
+    }
   }
 
   remove(key: number): boolean {
@@ -116,6 +136,7 @@ export class FlatIndex {
       bytes.copyWithin(this.dataOff + slot * rowBytes, this.dataOff + last * rowBytes, this.dataOff + (last + 1) * rowBytes);
       const movedKey = this.keys[last]!;
       this.keys[slot] = movedKey;
+      if (this.metric === 'l2') this.norms[slot] = this.norms[last]!;
       this.slotOf.set(movedKey, slot);
     }
     bytes.fill(0, this.dataOff + last * rowBytes, this.dataOff + (last + 1) * rowBytes);
@@ -148,13 +169,27 @@ export class FlatIndex {
     v.fill(0, o + this.dimension, o + this.stride);
   }
 
-  private topFromScores(scoresOff: number, k: number, exclude?: ReadonlySet<number>): { key: number; score: number }[] {
+  private static sqNorm(q: Float32Array): number {
+    let s = 0;
+    for (let i = 0; i < q.length; i++) s += q[i]! * q[i]!;
+    return s;
+  }
+
+  private topFromScores(scoresOff: number, k: number, query: Float32Array, exclude?: ReadonlySet<number>): { key: number; score: number }[] {
     const v = this.f32();
     const top = new TopK(k);
     const base = scoresOff >> 2;
-    for (let slot = 0; slot < this.n; slot++) {
-      const s = v[base + slot]!;
-      if (s > top.threshold && !exclude?.has(this.keys[slot]!)) top.push(s, this.keys[slot]!);
+    if (this.metric === 'l2') {
+      const qn = FlatIndex.sqNorm(query);
+      for (let slot = 0; slot < this.n; slot++) {
+        const s = 2 * v[base + slot]! - this.norms[slot]! - qn;
+        if (s > top.threshold && !exclude?.has(this.keys[slot]!)) top.push(s, this.keys[slot]!);
+      }
+    } else {
+      for (let slot = 0; slot < this.n; slot++) {
+        const s = v[base + slot]!;
+        if (s > top.threshold && !exclude?.has(this.keys[slot]!)) top.push(s, this.keys[slot]!);
+      }
     }
     return top.sorted().map(({ id, score }) => ({ key: id, score }));
   }
@@ -180,17 +215,17 @@ export class FlatIndex {
         const o = (this.dataOff >> 2) + slot * this.stride;
         let s = 0;
         for (let i = 0; i < d; i++) s += query[i]! * v[o + i]!;
-        top.push(s, key);
+        top.push(this.metric === 'l2' ? 2 * s - this.norms[slot]! - FlatIndex.sqNorm(query) : s, key);
       }
       return top.sorted().map(({ id, score }) => ({ key: id, score }));
     }
     if (this.n === 0) return [];
     this.writeQuery(query, 0);
     this.wasm.dot1(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
-    return this.topFromScores(this.outOff, k, exclude);
+    return this.topFromScores(this.outOff, k, query, exclude);
   }
 
-  /** Inner products of `query` with every stored vector, in slot order (see `keysSnapshot`). */
+  /** Raw inner products of `query` with every stored vector, in slot order (see `keysSnapshot`). */
   scoreAll(query: Float32Array): Float32Array {
     this.checkQuery(query);
     if (this.n === 0) return new Float32Array(0);
@@ -210,7 +245,7 @@ export class FlatIndex {
       });
       for (let j = group.length; j < 4; j++) this.f32().fill(0, (this.qOff >> 2) + j * this.stride, (this.qOff >> 2) + (j + 1) * this.stride);
       if (this.n > 0) this.wasm.dot4(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
-      for (let j = 0; j < group.length; j++) results.push(this.n === 0 ? [] : this.topFromScores(this.outOff + j * this.n * 4, k));
+      for (let j = 0; j < group.length; j++) results.push(this.n === 0 ? [] : this.topFromScores(this.outOff + j * this.n * 4, k, group[j]!));
     }
     return results;
   }

@@ -91,3 +91,42 @@ describe('FlatIndex batched search (SIMD kernel, four queries per pass)', () => 
     expect(index.vector(5)!.length).toBe(d);
   });
 });
+
+describe('FlatIndex metrics', () => {
+  const raw = (n: number, d: number, seed: number) => {
+    const r = rng(seed);
+    return Array.from({ length: n }, () => Float32Array.from({ length: d }, () => r() * 10 - 5));
+  };
+
+  it('l2 ranks by Euclidean distance (score = −squared distance), through deletes', () => {
+    const d = 13;
+    const vecs = raw(500, d, 31);
+    const index = new FlatIndex(d, 4, 'l2');
+    vecs.forEach((v, i) => index.upsert(i, v));
+    for (let i = 0; i < 100; i += 3) index.remove(i);
+    for (const q of raw(10, d, 32)) {
+      const want = vecs
+        .map((v, i) => ({ key: i, dist: v.reduce((s, x, j) => s + (x - q[j]!) ** 2, 0) }))
+        .filter((h) => !(h.key < 100 && h.key % 3 === 0))
+        .sort((a, b) => a.dist - b.dist)
+        .slice(0, 5);
+      const got = index.search(q, 5);
+      expect(got.map((h) => h.key)).toEqual(want.map((h) => h.key));
+      got.forEach((h, i) => expect(-h.score).toBeCloseTo(want[i]!.dist, 1));
+      expect(index.searchBatch([q], 5)[0]!.map((h) => h.key)).toEqual(want.map((h) => h.key));
+    }
+  });
+
+  it('ip ranks raw (unnormalised) vectors by inner product', () => {
+    const d = 9;
+    const vecs = raw(300, d, 41);
+    const index = new FlatIndex(d, 16, 'ip');
+    vecs.forEach((v, i) => index.upsert(i, v));
+    const q = raw(1, d, 42)[0]!;
+    const want = vecs
+      .map((v, i) => ({ key: i, s: v.reduce((s, x, j) => s + x * q[j]!, 0) }))
+      .sort((a, b) => b.s - a.s)
+      .slice(0, 7);
+    expect(index.search(q, 7).map((h) => h.key)).toEqual(want.map((h) => h.key));
+  });
+});
