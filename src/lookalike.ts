@@ -9,7 +9,7 @@ import { indexFolder, type IndexOptions, type IndexReport } from './ingest/inges
 import { searchCollection, type Query, type SearchOptions } from './search/search.js';
 import { openStore } from './store/registry.js';
 import { validateCollectionName } from './store/spec.js';
-import type { CollectionSpec, Hit, IndexSpec, Item, Metadata, StoreCollection, VectorStore } from './store/types.js';
+import type { CollectionSpec, Hit, IndexSpec, Item, Metadata, StoreCollection, VectorStore, VectorType } from './store/types.js';
 
 export interface AddImageInput {
   readonly bytes: Uint8Array;
@@ -38,6 +38,8 @@ export interface CollectionInfo {
   readonly modalities: readonly string[];
   readonly createdAt: string;
   readonly index: IndexSpec;
+  /** Memory the search index uses per vector (vector data only). */
+  readonly bytesPerVector: number;
 }
 
 export interface CreateCollectionOptions extends EmbedderOptions {
@@ -47,6 +49,8 @@ export interface CreateCollectionOptions extends EmbedderOptions {
   readonly trainingFolder?: string;
   /** Search index (default exact `flat`); can be changed later with `Collection.setIndex`. */
   readonly index?: IndexSpec;
+  /** How the index holds vectors in memory (default float32); float16/int8 re-score with float32. */
+  readonly vectorType?: VectorType;
 }
 
 export interface IndexCheckResult {
@@ -106,7 +110,7 @@ export class LookalikeDatabase {
         embedder: embedder.spec,
         dimension: embedder.dimension,
         metric: 'cosine',
-        vectorType: 'float32',
+        vectorType: opts.vectorType ?? 'float32',
         ...(opts.index ? { index: opts.index } : {}),
       });
       return new Collection(sc, this.config, embedder);
@@ -236,8 +240,8 @@ export class Collection {
   }
 
   /** Change the search index (`flat` or `hnsw` with its parameters) and rebuild it from the stored vectors. */
-  async setIndex(index: IndexSpec): Promise<void> {
-    await this.store.setIndex(index);
+  async setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void> {
+    await this.store.setIndex(index, vectorType);
   }
 
   /**
@@ -292,6 +296,7 @@ export class Collection {
       modalities: s.embedder.modalities,
       createdAt: s.createdAt,
       index: s.index ?? { type: 'flat' },
+      bytesPerVector: s.dimension * (s.vectorType === 'float32' ? 4 : s.vectorType === 'float16' ? 2 : 1),
     };
   }
 

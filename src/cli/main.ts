@@ -11,7 +11,7 @@ import type { Query } from '../search/search.js';
 import { compareModels, formatTable, renderReport } from '../eval/compare.js';
 import { evaluateRetrieval, evaluateTextRetrieval, type EvalProgress } from '../eval/evaluate.js';
 import fs from 'node:fs';
-import type { IndexSpec, MetadataValue } from '../store/types.js';
+import type { IndexSpec, MetadataValue, VectorType } from '../store/types.js';
 
 const DEFAULT_DB = process.env.LOOKALIKE_DB || './lookalike-db';
 const DEFAULT_COLLECTION = 'default';
@@ -85,6 +85,7 @@ function commonOptions(cmd: Command): Command {
 }
 
 interface IndexFlags {
+  vectorType?: VectorType;
   index?: 'flat' | 'hnsw';
   m?: number;
   efConstruction?: number;
@@ -102,7 +103,8 @@ function indexOptions(cmd: Command): Command {
     .addOption(new Option('--index <type>', 'search index: flat (exact) or hnsw (approximate)').choices(['flat', 'hnsw']))
     .option('--m <n>', 'HNSW links per node', positiveInt('--m'))
     .option('--ef-construction <n>', 'HNSW candidate list while building', positiveInt('--ef-construction'))
-    .option('--ef <n>', 'HNSW default candidate list while searching', positiveInt('--ef'));
+    .option('--ef <n>', 'HNSW default candidate list while searching', positiveInt('--ef'))
+    .addOption(new Option('--vector-type <type>', 'vectors in memory: float32, float16 or int8 (re-scored with float32)').choices(['float32', 'float16', 'int8']));
 }
 
 function progressBar(enabled: boolean): { update: (p: IndexProgress) => void; stop: () => void } {
@@ -172,9 +174,10 @@ export function buildProgram(): Command {
           ...(o.pooling ? { pooling: o.pooling } : {}),
           trainingFolder: dir,
           ...(indexSpecFrom(o) ? { index: indexSpecFrom(o)! } : {}),
+          ...(o.vectorType ? { vectorType: o.vectorType } : {}),
         });
-        if (exists && o.index) {
-          process.stderr.write(`note: --index applies to new collections; use \`lookalike reindex\` to change ${o.collection}'s index.\n`);
+        if (exists && (o.index || o.vectorType)) {
+          process.stderr.write(`note: --index / --vector-type apply to new collections; use \`lookalike reindex\` to change ${o.collection}'s index.\n`);
         }
         const bar = progressBar(o.progress && process.stderr.isTTY === true);
         const abort = new AbortController();
@@ -260,7 +263,7 @@ export function buildProgram(): Command {
         const info = await (await db.openCollection(o.collection)).info();
         if (o.json) {
           const { collection, count, model, dimension, metric } = info;
-          print(JSON.stringify({ collection, count, model, dimension, metric, embedder: info.embedder, vectorType: info.vectorType, index: info.index }));
+          print(JSON.stringify({ collection, count, model, dimension, metric, embedder: info.embedder, vectorType: info.vectorType, index: info.index, bytesPerVector: info.bytesPerVector }));
           return;
         }
         print(`collection  ${info.collection}`);
@@ -268,7 +271,8 @@ export function buildProgram(): Command {
         print(`model       ${info.model}`);
         print(`embedder    ${info.embedder} (${info.modalities.join(' + ')})`);
         print(`dimension   ${info.dimension}`);
-        print(`metric      ${info.metric} (${info.vectorType})`);
+        print(`metric      ${info.metric}`);
+        print(`vectors     ${info.vectorType} in memory, ${info.bytesPerVector} bytes/vector`);
         print(`index       ${JSON.stringify(info.index)}`);
         print(`created     ${info.createdAt}`);
       });
@@ -277,14 +281,16 @@ export function buildProgram(): Command {
 
   indexOptions(commonOptions(program.command('reindex').description("change a collection's search index and rebuild it from the stored vectors"))).action(
     async (o: CommonOpts & IndexFlags) => {
-      const spec = indexSpecFrom({ index: o.index ?? 'hnsw', ...o });
       await withDb(o, async (db) => {
         const col = await db.openCollection(o.collection);
+        // no --index: keep the collection's index as it is (e.g. only --vector-type changes)
+        const spec = o.index ? indexSpecFrom(o) : (col.spec.index ?? { type: 'flat' as const });
         const t0 = performance.now();
-        await col.setIndex(spec!);
+        await col.setIndex(spec!, o.vectorType);
         const seconds = (performance.now() - t0) / 1000;
-        if (o.json) print(JSON.stringify({ collection: o.collection, index: spec, count: await col.count(), seconds }));
-        else print(`${o.collection}: ${JSON.stringify(spec)} built over ${await col.count()} vectors in ${seconds.toFixed(1)} s`);
+        const vt = col.spec.vectorType;
+        if (o.json) print(JSON.stringify({ collection: o.collection, index: spec, vectorType: vt, count: await col.count(), seconds }));
+        else print(`${o.collection}: ${JSON.stringify(spec)} (${vt}) built over ${await col.count()} vectors in ${seconds.toFixed(1)} s`);
       });
     },
   );

@@ -5,6 +5,49 @@ interface KernelExports {
   memory: WebAssembly.Memory;
   dot1(q: number, data: number, n: number, stride: number, out: number): void;
   dot4(q: number, data: number, n: number, stride: number, out: number): void;
+  dot_f16(q: number, data: number, n: number, stride: number, out: number): void;
+  dot_i8(q: number, data: number, n: number, stride: number, out: number): void;
+}
+
+/** How vectors are held in memory: 4, 2 or 1 byte per dimension. */
+export type VectorEncoding = 'float32' | 'float16' | 'int8';
+
+const f32buf = new Float32Array(1);
+const u32buf = new Uint32Array(f32buf.buffer);
+/** float32 → IEEE binary16 bits, round to nearest even; tiny values flush to zero, large ones saturate. */
+export function toHalf(x: number): number {
+  f32buf[0] = x;
+  const b = u32buf[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = ((b >>> 23) & 0xff) - 127 + 15;
+  if (exp <= 0) return sign; // |x| < 2^-14: zero (as the kernel reads it)
+  if (exp >= 31) return sign | 0x7bff; // saturate at the largest finite half
+  let mant = (b >>> 13) & 0x3ff;
+  const rest = b & 0x1fff;
+  let e = exp;
+  if (rest > 0x1000 || (rest === 0x1000 && (mant & 1) === 1)) {
+    mant++;
+    if (mant === 0x400) {
+      mant = 0;
+      e++;
+      if (e >= 31) return sign | 0x7bff;
+    }
+  }
+  return sign | (e << 10) | mant;
+}
+
+export function fromHalf(h: number): number {
+  const e = (h >>> 10) & 0x1f;
+  if (e === 0) return 0;
+  u32buf[0] = ((h & 0x8000) << 16) | ((e - 15 + 127) << 23) | ((h & 0x3ff) << 13);
+  return f32buf[0]!;
+}
+
+/** Per-dimension int8 scales (max |x| / 127) over a set of vectors. */
+export function int8Scales(vectors: Iterable<Float32Array>, dimension: number): Float32Array {
+  const max = new Float32Array(dimension);
+  for (const v of vectors) for (let i = 0; i < dimension; i++) max[i] = Math.max(max[i]!, Math.abs(v[i]!));
+  return max.map((m) => (m > 0 ? m / 127 : 1 / 127));
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -25,7 +68,11 @@ const MAX_BYTES = 65536 * PAGE; // wasm32: 4 GiB of linear memory
  * Memory layout: [4 query rows][4 x capacity scores][capacity data rows].
  */
 export class FlatIndex {
+  /** Values per stored row (the dimension, zero-padded for the SIMD kernels). */
   readonly stride: number;
+  private readonly rowBytes: number;
+  readonly encoding: VectorEncoding;
+  private readonly scales: Float32Array | undefined;
   private readonly wasm: KernelExports;
   private keys: Float64Array;
   private n = 0;
@@ -47,15 +94,22 @@ export class FlatIndex {
     readonly dimension: number,
     capacity = 1024,
     readonly metric: 'ip' | 'l2' = 'ip',
+    opts: { encoding?: VectorEncoding; int8Scales?: Float32Array } = {},
   ) {
-    this.stride = Math.ceil(dimension / 8) * 8;
+    this.encoding = opts.encoding ?? 'float32';
+    this.stride = Math.ceil(dimension / (this.encoding === 'int8' ? 16 : 8)) * (this.encoding === 'int8' ? 16 : 8);
+    this.rowBytes = this.stride * (this.encoding === 'float32' ? 4 : this.encoding === 'float16' ? 2 : 1);
+    if (this.encoding === 'int8') {
+      if (!opts.int8Scales || opts.int8Scales.length !== dimension) throw new RangeError('int8 encoding needs per-dimension scales');
+      this.scales = opts.int8Scales;
+    }
     this.wasm = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as KernelExports;
     this.capacity = Math.max(1, capacity);
     this.keys = new Float64Array(this.capacity);
     this.norms = new Float32Array(metric === 'l2' ? this.capacity : 0);
     this.outOff = this.qOff + 4 * this.stride * 4;
     this.dataOff = this.outOff + 4 * this.capacity * 4;
-    this.ensureMemory(this.dataOff + this.capacity * this.stride * 4);
+    this.ensureMemory(this.dataOff + this.capacity * this.rowBytes);
     this.view = new Float32Array(this.wasm.memory.buffer);
   }
 
@@ -63,9 +117,14 @@ export class FlatIndex {
     return this.n;
   }
 
-  /** Bytes of vector data held (rows x padded row length x 4). */
+  /** Bytes of vector data held (rows x padded row bytes). */
   get bytes(): number {
-    return this.n * this.stride * 4;
+    return this.n * this.rowBytes;
+  }
+
+  /** Bytes per vector in memory. */
+  get bytesPerVector(): number {
+    return this.rowBytes;
   }
 
   has(key: number): boolean {
@@ -90,10 +149,10 @@ export class FlatIndex {
     if (rows <= this.capacity) return;
     const capacity = Math.max(rows, Math.ceil(this.capacity * 1.5));
     const dataOff = this.outOff + 4 * capacity * 4;
-    this.ensureMemory(dataOff + capacity * this.stride * 4);
+    this.ensureMemory(dataOff + capacity * this.rowBytes);
     const bytes = new Uint8Array(this.wasm.memory.buffer);
-    bytes.copyWithin(dataOff, this.dataOff, this.dataOff + this.n * this.stride * 4);
-    bytes.fill(0, dataOff + this.n * this.stride * 4, dataOff + capacity * this.stride * 4);
+    bytes.copyWithin(dataOff, this.dataOff, this.dataOff + this.n * this.rowBytes);
+    bytes.fill(0, dataOff + this.n * this.rowBytes, dataOff + capacity * this.rowBytes);
     const keys = new Float64Array(capacity);
     keys.set(this.keys.subarray(0, this.n));
     this.keys = keys;
@@ -115,22 +174,50 @@ export class FlatIndex {
       this.slotOf.set(key, slot);
       this.keys[slot] = key;
     }
-    const off = this.dataOff + slot * this.stride * 4;
-    if (vector instanceof Float32Array) this.f32().set(vector, off / 4);
-    else new Uint8Array(this.wasm.memory.buffer).set(vector, off);
+    const off = this.dataOff + slot * this.rowBytes;
+    if (this.encoding === 'float32') {
+      if (vector instanceof Float32Array) this.f32().set(vector, off / 4);
+      else new Uint8Array(this.wasm.memory.buffer).set(vector, off);
+    } else {
+      const v = vector instanceof Float32Array ? vector : new Float32Array(vector.slice().buffer);
+      if (this.encoding === 'float16') {
+        const h = new Uint16Array(this.wasm.memory.buffer, off, this.dimension);
+        for (let i = 0; i < this.dimension; i++) h[i] = toHalf(v[i]!);
+      } else {
+        const c = new Int8Array(this.wasm.memory.buffer, off, this.dimension);
+        const sc = this.scales!;
+        for (let i = 0; i < this.dimension; i++) c[i] = Math.max(-127, Math.min(127, Math.round(v[i]! / sc[i]!)));
+      }
+    }
     if (this.metric === 'l2') {
-      const v = this.f32();
+      const row = this.decodeRow(slot);
       let s = 0;
-      for (let i = off / 4, end = off / 4 + this.dimension; i < end; i++) s += v[i]! * v[i]!;
+      for (let i = 0; i < this.dimension; i++) s += row[i]! * row[i]!;
       this.norms[slot] = s;
     }
+  }
+
+  /** The stored (possibly quantised) values of a row, as float32. */
+  private decodeRow(slot: number): Float32Array {
+    const off = this.dataOff + slot * this.rowBytes;
+    const d = this.dimension;
+    if (this.encoding === 'float32') return this.f32().slice(off / 4, off / 4 + d);
+    const out = new Float32Array(d);
+    if (this.encoding === 'float16') {
+      const h = new Uint16Array(this.wasm.memory.buffer, off, d);
+      for (let i = 0; i < d; i++) out[i] = fromHalf(h[i]!);
+    } else {
+      const c = new Int8Array(this.wasm.memory.buffer, off, d);
+      for (let i = 0; i < d; i++) out[i] = c[i]! * this.scales![i]!;
+    }
+    return out;
   }
 
   remove(key: number): boolean {
     const slot = this.slotOf.get(key);
     if (slot === undefined) return false;
     const last = this.n - 1;
-    const rowBytes = this.stride * 4;
+    const rowBytes = this.rowBytes;
     const bytes = new Uint8Array(this.wasm.memory.buffer);
     if (slot !== last) {
       bytes.copyWithin(this.dataOff + slot * rowBytes, this.dataOff + last * rowBytes, this.dataOff + (last + 1) * rowBytes);
@@ -150,12 +237,10 @@ export class FlatIndex {
     return Array.from(this.keys.subarray(0, this.n));
   }
 
-  /** The stored vector of `key` (a copy), or undefined. */
+  /** The stored vector of `key` (a copy; decoded when quantised), or undefined. */
   vector(key: number): Float32Array | undefined {
     const slot = this.slotOf.get(key);
-    if (slot === undefined) return undefined;
-    const o = (this.dataOff >> 2) + slot * this.stride;
-    return this.f32().slice(o, o + this.dimension);
+    return slot === undefined ? undefined : this.decodeRow(slot);
   }
 
   private checkQuery(q: Float32Array): void {
@@ -165,8 +250,15 @@ export class FlatIndex {
   private writeQuery(q: Float32Array, row: number): void {
     const v = this.f32();
     const o = (this.qOff >> 2) + row * this.stride;
-    v.set(q, o);
+    if (this.scales) for (let i = 0; i < this.dimension; i++) v[o + i] = q[i]! * this.scales[i]!;
+    else v.set(q, o);
     v.fill(0, o + this.dimension, o + this.stride);
+  }
+
+  /** Scores of one query against every row, into the scores area. */
+  private scan(): void {
+    const fn = this.encoding === 'float32' ? this.wasm.dot1 : this.encoding === 'float16' ? this.wasm.dot_f16 : this.wasm.dot_i8;
+    fn(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
   }
 
   private static sqNorm(q: Float32Array): number {
@@ -207,21 +299,20 @@ export class FlatIndex {
     const { candidates, exclude } = opts;
     if (candidates) {
       const top = new TopK(k);
-      const v = this.f32();
       const d = this.dimension;
       for (const key of candidates) {
         const slot = this.slotOf.get(key);
         if (slot === undefined || exclude?.has(key)) continue;
-        const o = (this.dataOff >> 2) + slot * this.stride;
+        const row = this.decodeRow(slot);
         let s = 0;
-        for (let i = 0; i < d; i++) s += query[i]! * v[o + i]!;
+        for (let i = 0; i < d; i++) s += query[i]! * row[i]!;
         top.push(this.metric === 'l2' ? 2 * s - this.norms[slot]! - FlatIndex.sqNorm(query) : s, key);
       }
       return top.sorted().map(({ id, score }) => ({ key: id, score }));
     }
     if (this.n === 0) return [];
     this.writeQuery(query, 0);
-    this.wasm.dot1(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
+    this.scan();
     return this.topFromScores(this.outOff, k, query, exclude);
   }
 
@@ -230,12 +321,13 @@ export class FlatIndex {
     this.checkQuery(query);
     if (this.n === 0) return new Float32Array(0);
     this.writeQuery(query, 0);
-    this.wasm.dot1(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
+    this.scan();
     return this.f32().slice(this.outOff >> 2, (this.outOff >> 2) + this.n);
   }
 
   /** Several queries in one pass over the data (four at a time): a matrix product, then top-k per query. */
   searchBatch(queries: readonly Float32Array[], k: number): { key: number; score: number }[][] {
+    if (this.encoding !== 'float32') return queries.map((q) => this.search(q, k));
     const results: { key: number; score: number }[][] = [];
     for (let i = 0; i < queries.length; i += 4) {
       const group = queries.slice(i, i + 4);

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createError, reasonOf } from '../errors.js';
-import { FlatIndex } from '../index/flat.js';
+import { FlatIndex, int8Scales } from '../index/flat.js';
 import os from 'node:os';
 import { HnswIndex } from '../index/hnsw.js';
 import { checkVector, CollectionSpecSchema, parseStoredSpec, validateCollectionName, validateWhere } from './spec.js';
@@ -17,6 +17,7 @@ import type {
   StoreCollection,
   UpsertResult,
   VectorSearchOptions,
+  VectorType,
   VectorStore,
 } from './types.js';
 
@@ -367,10 +368,18 @@ class EmbeddedCollection implements StoreCollection {
     const version = this.stmts.dataVersion.get() as number;
     if (this.index && version === this.indexVersion) return this.index;
     const count = this.stmts.count.get(this.cid) as number;
-    const index = new FlatIndex(this.spec.dimension, count + 64);
-    for (const [rid, blob] of this.stmts.vectors.iterate(this.cid) as IterableIterator<[number, Buffer]>) {
-      index.upsert(rid, blob);
+    const rows = () => this.stmts.vectors.iterate(this.cid) as IterableIterator<[number, Buffer]>;
+    const encoding = this.spec.vectorType;
+    let scales: Float32Array | undefined;
+    if (encoding === 'int8') {
+      // per-dimension scales from the vectors present now (later vectors are clamped to them; rebuilt on reindex)
+      const all = function* () {
+        for (const [, blob] of rows()) yield blobToVector(blob);
+      };
+      scales = int8Scales(all(), this.spec.dimension);
     }
+    const index = new FlatIndex(this.spec.dimension, count + 64, 'ip', { encoding, ...(scales ? { int8Scales: scales } : {}) });
+    for (const [rid, blob] of rows()) index.upsert(rid, blob);
     this.index = index;
     this.indexVersion = version;
     this.ann = null;
@@ -412,8 +421,8 @@ class EmbeddedCollection implements StoreCollection {
     }
   }
 
-  async setIndex(index: IndexSpec): Promise<void> {
-    const next: CollectionSpec = { ...this.currentSpec, index };
+  async setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void> {
+    const next: CollectionSpec = { ...this.currentSpec, index, ...(vectorType ? { vectorType } : {}) };
     CollectionSpecSchema.parse(next);
     this.stmts.setSpec.run(JSON.stringify(next), this.cid);
     this.currentSpec = next;
@@ -451,6 +460,10 @@ class EmbeddedCollection implements StoreCollection {
         .search(query, opts.k + exclude.size, ef)
         .filter((h) => !exclude.has(h.key))
         .slice(0, opts.k);
+    } else if (this.spec.vectorType !== 'float32' && opts.rescore !== false) {
+      // compact vectors: take more candidates, then re-score them exactly with the stored float32 vectors
+      const wide = index.search(query, Math.max(4 * opts.k, 40), { ...(candidates ? { candidates } : {}), exclude });
+      top = this.rescore(query, wide).slice(0, opts.k);
     } else {
       top = index.search(query, opts.k, { ...(candidates ? { candidates } : {}), exclude });
     }
@@ -472,6 +485,25 @@ class EmbeddedCollection implements StoreCollection {
       if (r) hits.push({ id: r.id, path: r.path, score: h.score, metadata: r.metadata ? (JSON.parse(r.metadata) as Metadata) : {} });
     }
     return hits;
+  }
+
+  /** Exact scores of `hits` from the float32 vectors in the database, best first. */
+  private rescore(query: Float32Array, hits: { key: number; score: number }[]): { key: number; score: number }[] {
+    const out: { key: number; score: number }[] = [];
+    for (let i = 0; i < hits.length; i += 500) {
+      const chunk = hits.slice(i, i + 500);
+      const rows = this.db
+        .prepare(`SELECT rid, vector FROM items WHERE rid IN (${chunk.map(() => '?').join(',')})`)
+        .raw()
+        .all(...chunk.map((h) => h.key)) as [number, Buffer][];
+      for (const [rid, blob] of rows) {
+        const v = blobToVector(blob);
+        let s = 0;
+        for (let j = 0; j < v.length; j++) s += query[j]! * v[j]!;
+        out.push({ key: rid, score: s });
+      }
+    }
+    return out.sort((a, b) => b.score - a.score || a.key - b.key);
   }
 
   private filter(where: Record<string, string | number | boolean | null>): number[] {

@@ -30,7 +30,7 @@ export const CollectionSpecSchema = z.object({
   embedder: EmbedderSpecSchema,
   dimension: z.number().int().positive(),
   metric: z.literal('cosine'),
-  vectorType: z.literal('float32'),
+  vectorType: z.enum(['float32', 'float16', 'int8']),
   createdAt: z.string(),
   index: z
     .union([

@@ -1,7 +1,8 @@
 import type { EmbedderSpec } from '../embed/types.js';
 
 export type Metric = 'cosine';
-export type VectorType = 'float32';
+/** How the search index holds vectors in memory (the store always keeps float32 for exact re-scoring). */
+export type VectorType = 'float32' | 'float16' | 'int8';
 export type MetadataValue = string | number | boolean | null;
 export type Metadata = Record<string, unknown>;
 
@@ -75,6 +76,8 @@ export interface VectorSearchOptions {
   readonly ef?: number;
   /** Scan every vector even when the collection has an approximate index. */
   readonly exact?: boolean;
+  /** float16/int8 collections: re-score the best candidates with the stored float32 vectors (default true). */
+  readonly rescore?: boolean;
 }
 
 export interface UpsertResult {
@@ -94,8 +97,8 @@ export interface StoreCollection {
   count(): Promise<number>;
   fileStates(): Promise<Map<string, FileState>>;
   search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]>;
-  /** Change the search index and (re)build it from the stored vectors. */
-  setIndex(index: IndexSpec): Promise<void>;
+  /** Change the search index (and optionally the in-memory vector type) and rebuild it from the stored vectors. */
+  setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void>;
   /** Ids of up to `n` items, spread evenly over the collection (for sampling). */
   sampleIds(n: number): Promise<string[]>;
 }

@@ -106,3 +106,33 @@ describe('EmbeddedStore', () => {
     expect(isLookalikeError(err, 'STORE_CORRUPT')).toBe(true);
   });
 });
+
+describe('EmbeddedStore with float16 / int8 vectors', () => {
+  it('re-scores with the stored float32 vectors: results equal float32 search; reindex switches types', async () => {
+    const store = await EmbeddedStore.open(tmpDir());
+    const vecs = randomUnitVectors(2000, 16, 9);
+    const f32 = await store.createCollection(spec);
+    const i8 = await store.createCollection({ ...spec, name: 'q8', vectorType: 'int8' });
+    const f16 = await store.createCollection({ ...spec, name: 'q16', vectorType: 'float16' });
+    for (const c of [f32, i8, f16]) await c.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v })));
+    let same = 0;
+    let rawSame = 0;
+    const queries = randomUnitVectors(50, 16, 10);
+    for (const q of queries) {
+      const want = (await f32.search(q, { k: 10 })).map((h) => h.id);
+      const got8 = await i8.search(q, { k: 10 });
+      const got16 = (await f16.search(q, { k: 10 })).map((h) => h.id);
+      const raw8 = (await i8.search(q, { k: 10, rescore: false })).map((h) => h.id);
+      same += got8.filter((h) => want.includes(h.id)).length + got16.filter((id) => want.includes(id)).length;
+      rawSame += raw8.filter((id) => want.includes(id)).length;
+      // re-scored scores are the exact float32 scores
+      expect(got8[0]!.score).toBeCloseTo((await f32.search(q, { k: 1 }))[0]!.score, 6);
+    }
+    expect(same / (2 * 10 * queries.length)).toBeGreaterThanOrEqual(0.99);
+    expect(rawSame / (10 * queries.length)).toBeGreaterThan(0.6); // without re-scoring int8 alone is rougher
+    await f32.setIndex({ type: 'flat' }, 'int8');
+    expect(f32.spec.vectorType).toBe('int8');
+    expect((await f32.search(vecs[5]!, { k: 1 }))[0]!.id).toBe('i5');
+    await store.close();
+  });
+});
