@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { FlatIndex } from '../dist/index/flat.js';
+import { FlatIndex, int8Scales } from '../dist/index/flat.js';
 import { HnswIndex } from '../dist/index/hnsw.js';
 import { TopK } from '../dist/index/kernels.js';
 
@@ -98,6 +98,46 @@ for (const n of values.only === 'hnsw' ? [] : values.sizes.split(',').map(Number
     plainJsGBps: +((n * d * 4) / js / 1e6).toFixed(2),
     batchedPerQueryMs: +batch.toFixed(3),
   };
+  // compact vectors: recall@10 against float32 exact, with and without re-scoring 40 candidates in float32
+  if (n <= 200_000) {
+    const rows = (function* () {
+      for (let i = 0; i < n; i++) yield data.subarray(i * d, (i + 1) * d);
+    })();
+    const scales = int8Scales(rows, d);
+    const nq = Math.min(100, queries.length * 5);
+    const qs = Array.from({ length: nq }, (_, i) => data.slice(((i * 104729) % n) * d, ((i * 104729) % n) * d + d).map((x, j) => x + ((i + j) % 7 === 0 ? 0.01 : 0)));
+    const truth = qs.map((q) => index.search(q, 10).map((h) => h.key));
+    const rescore = (q, hits) =>
+      hits
+        .map((h) => {
+          let s = 0;
+          for (let j = 0; j < d; j++) s += q[j] * data[h.key * d + j];
+          return { key: h.key, score: s };
+        })
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 10);
+    const recall = (res) => res.reduce((acc, hits, i) => acc + hits.filter((h) => truth[i].includes(h.key)).length / 10, 0) / res.length;
+    r.compact = {};
+    for (const encoding of ['float16', 'int8']) {
+      const ix = new FlatIndex(d, n, 'ip', { encoding, ...(encoding === 'int8' ? { int8Scales: scales } : {}) });
+      for (let i = 0; i < n; i++) ix.upsert(i, data.subarray(i * d, (i + 1) * d));
+      let t0 = performance.now();
+      const raw = qs.map((q) => ix.search(q, 10));
+      const rawMs = (performance.now() - t0) / nq;
+      t0 = performance.now();
+      const res = qs.map((q) => rescore(q, ix.search(q, 40)));
+      const reMs = (performance.now() - t0) / nq;
+      r.compact[encoding] = {
+        bytesPerVector: ix.bytesPerVector,
+        recallAt10: +recall(raw).toFixed(4),
+        recallAt10Rescored: +recall(res).toFixed(4),
+        msPerQuery: +rawMs.toFixed(2),
+        msPerQueryRescored: +reMs.toFixed(2),
+      };
+    }
+    r.compact.float32 = { bytesPerVector: index.bytesPerVector, recallAt10: 1, msPerQuery: +single.toFixed(2) };
+    log(`  compact vectors (${nq} queries): ${JSON.stringify(r.compact)}`);
+  }
   r.ratioToMemcpy = +(r.singleQueryGBps / r.memcpyGBps).toFixed(2);
   r.ratioToPlainJs = +(r.singleQueryGBps / r.plainJsGBps).toFixed(2);
   r.batchSpeedup = +(single / batch).toFixed(2);
@@ -273,6 +313,13 @@ else {
       `${String(r.vectors).padEnd(9)}  ${String(r.dim).padEnd(4)}  ${String(r.singleQueryMs).padStart(8)}  ${String(r.singleQueryGBps).padStart(5)}  ${String(r.memcpyGBps).padStart(11)}  ${String(r.plainJsGBps).padStart(14)}  ${String(r.ratioToMemcpy).padStart(7)}  ${String(r.ratioToPlainJs).padStart(4)}  ${String(r.batchedPerQueryMs).padStart(16)}  ${String(r.batchSpeedup).padStart(13)}`,
     );
   }
+  }
+  for (const r of results.filter((x) => x.compact)) {
+    console.log(`\ncompact vectors, ${r.vectors} x ${r.dim} (recall@10 against float32 exact search; re-scored = 40 candidates re-scored in float32)`);
+    console.log('type      bytes/vector   recall@10   ms/query   recall@10 re-scored   ms/query re-scored');
+    for (const [t, c] of Object.entries(r.compact)) {
+      console.log(`${t.padEnd(8)}  ${String(c.bytesPerVector).padStart(12)}  ${String(c.recallAt10).padStart(10)}  ${String(c.msPerQuery).padStart(9)}  ${String(c.recallAt10Rescored ?? '—').padStart(20)}  ${String(c.msPerQueryRescored ?? '—').padStart(19)}`);
+    }
   }
   for (const a of annResults) {
     console.log(`\nHNSW on ${a.dataset}: ${a.vectors} vectors, ${a.queries} queries, M=${a.m}, efConstruction=${a.efConstruction}, one thread`);
