@@ -248,7 +248,7 @@ export class Collection {
    * How well the current index agrees with exact search: `sample` stored vectors (spread over the collection)
    * query both; recall@k = share of the exact top k (query excluded) that the index returns.
    */
-  async indexCheck(sample = 200, k = 10, ef?: number): Promise<IndexCheckResult> {
+  async indexCheck(sample = 200, k = 10, knobs: { ef?: number; nprobe?: number } = {}): Promise<IndexCheckResult> {
     const ids = await this.store.sampleIds(sample);
     let recall = 0;
     let indexMs = 0;
@@ -256,7 +256,7 @@ export class Collection {
     for (const id of ids) {
       const v = (await this.store.getVector(id))!;
       let t0 = performance.now();
-      const approx = await this.store.search(v, { k, excludeIds: [id], includeMetadata: false, ...(ef ? { ef } : {}) });
+      const approx = await this.store.search(v, { k, excludeIds: [id], includeMetadata: false, ...knobs });
       indexMs += performance.now() - t0;
       t0 = performance.now();
       const exact = await this.store.search(v, { k, excludeIds: [id], includeMetadata: false, exact: true });

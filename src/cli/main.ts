@@ -86,7 +86,9 @@ function commonOptions(cmd: Command): Command {
 
 interface IndexFlags {
   vectorType?: VectorType;
-  index?: 'flat' | 'hnsw';
+  index?: 'flat' | 'hnsw' | 'ivf';
+  nlist?: number;
+  nprobe?: number;
   m?: number;
   efConstruction?: number;
   ef?: number;
@@ -95,12 +97,15 @@ interface IndexFlags {
 function indexSpecFrom(o: IndexFlags): IndexSpec | undefined {
   if (!o.index) return undefined;
   if (o.index === 'flat') return { type: 'flat' };
+  if (o.index === 'ivf') return { type: 'ivf', nlist: o.nlist ?? 256, nprobe: o.nprobe ?? 16 };
   return { type: 'hnsw', m: o.m ?? 16, efConstruction: o.efConstruction ?? 200, ef: o.ef ?? 64 };
 }
 
 function indexOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--index <type>', 'search index: flat (exact) or hnsw (approximate)').choices(['flat', 'hnsw']))
+    .addOption(new Option('--index <type>', 'search index: flat (exact), hnsw or ivf (approximate)').choices(['flat', 'hnsw', 'ivf']))
+    .option('--nlist <n>', 'IVF lists (k-means centroids)', positiveInt('--nlist'))
+    .option('--nprobe <n>', 'IVF lists scanned per query', positiveInt('--nprobe'))
     .option('--m <n>', 'HNSW links per node', positiveInt('--m'))
     .option('--ef-construction <n>', 'HNSW candidate list while building', positiveInt('--ef-construction'))
     .option('--ef <n>', 'HNSW default candidate list while searching', positiveInt('--ef'))
@@ -226,7 +231,8 @@ export function buildProgram(): Command {
     .option('--where <key=value>', 'metadata filter (repeatable; all must match)', collect, [])
     .option('-m, --model <model>', 'check the collection was built with this model')
     .option('--ef <n>', 'HNSW collections: candidate list size for this search', positiveInt('--ef'))
-    .action(async (o: CommonOpts & { image?: string; text?: string; id?: string; k: number; minScore?: number; where: string[]; model?: string; ef?: number }) => {
+    .option('--nprobe <n>', 'IVF collections: lists scanned for this search', positiveInt('--nprobe'))
+    .action(async (o: CommonOpts & { image?: string; text?: string; id?: string; k: number; minScore?: number; where: string[]; model?: string; ef?: number; nprobe?: number }) => {
       const given = [o.image, o.text, o.id].filter((x) => x !== undefined).length;
       if (given !== 1) throw new InvalidArgumentError('give exactly one of --image, --text or --id.');
       const query: Query = o.image !== undefined ? { image: o.image } : o.text !== undefined ? { text: o.text } : { id: o.id! };
@@ -239,6 +245,7 @@ export function buildProgram(): Command {
           ...(o.minScore !== undefined ? { minScore: o.minScore } : {}),
           ...(Object.keys(where).length ? { where } : {}),
           ...(o.ef ? { ef: o.ef } : {}),
+          ...(o.nprobe ? { nprobe: o.nprobe } : {}),
         });
         await col.close();
         if (o.json) {
@@ -299,10 +306,11 @@ export function buildProgram(): Command {
     .option('--sample <n>', 'stored vectors used as queries', positiveInt('--sample'), 200)
     .option('-k, --k <n>', 'k of recall@k', positiveInt('-k'), 10)
     .option('--ef <n>', 'HNSW candidate list size', positiveInt('--ef'))
-    .action(async (o: CommonOpts & { sample: number; k: number; ef?: number }) => {
+    .option('--nprobe <n>', 'IVF lists scanned', positiveInt('--nprobe'))
+    .action(async (o: CommonOpts & { sample: number; k: number; ef?: number; nprobe?: number }) => {
       await withDb(o, async (db) => {
         const col = await db.openCollection(o.collection);
-        const r = await col.indexCheck(o.sample, o.k, o.ef);
+        const r = await col.indexCheck(o.sample, o.k, { ...(o.ef ? { ef: o.ef } : {}), ...(o.nprobe ? { nprobe: o.nprobe } : {}) });
         if (o.json) print(JSON.stringify({ collection: o.collection, ...r }));
         else
           print(

@@ -20,6 +20,8 @@ export interface SearchOptions {
   readonly includeMetadata?: boolean;
   /** HNSW collections: candidate list size for this query (higher = better recall, slower). */
   readonly ef?: number;
+  /** IVF collections: lists scanned for this query. */
+  readonly nprobe?: number;
 }
 
 /** Largest k accepted (whole-gallery rankings for evaluation need large k). */
@@ -107,6 +109,7 @@ export async function searchCollection(
     ...(opts.where ? { where: opts.where } : {}),
     ...(opts.includeMetadata === false ? { includeMetadata: false } : {}),
     ...(opts.ef !== undefined ? { ef: opts.ef } : {}),
+    ...(opts.nprobe !== undefined ? { nprobe: opts.nprobe } : {}),
     excludeIds,
   });
 }

@@ -5,6 +5,7 @@ import { createError, reasonOf } from '../errors.js';
 import { FlatIndex, int8Scales } from '../index/flat.js';
 import os from 'node:os';
 import { HnswIndex } from '../index/hnsw.js';
+import { IvfIndex } from '../index/ivf.js';
 import { checkVector, CollectionSpecSchema, parseStoredSpec, validateCollectionName, validateWhere } from './spec.js';
 import type {
   CollectionSpec,
@@ -222,6 +223,8 @@ class EmbeddedCollection implements StoreCollection {
   private ann: HnswIndex | null = null;
   /** The ANN index has changes not yet saved to disk. */
   private annDirty = false;
+  /** IVF index, when the spec asks for one (its lists mirror `index`; centroids saved beside the store). */
+  private ivf: IvfIndex | null = null;
   private readonly stmts;
 
   constructor(
@@ -268,6 +271,10 @@ class EmbeddedCollection implements StoreCollection {
     return path.join(this.indexDir, `${this.cid}-hnsw.usearch`);
   }
 
+  private get ivfFile(): string {
+    return path.join(this.indexDir, `${this.cid}-ivf-centroids.f32`);
+  }
+
   async upsert(items: readonly ItemInput[]): Promise<UpsertResult> {
     for (const it of items) checkVector(it.vector, this.spec.dimension, `vector of item "${it.id}"`);
     const now = new Date().toISOString();
@@ -308,6 +315,7 @@ class EmbeddedCollection implements StoreCollection {
       for (const [rid, v] of written) this.ann.upsert(rid, v);
       this.annDirty = true;
     }
+    if (this.ivf) for (const [rid, v] of written) this.ivf.upsert(rid, v);
     return { added, updated };
   }
 
@@ -332,6 +340,7 @@ class EmbeddedCollection implements StoreCollection {
       for (const rid of removed) this.ann.remove(rid);
       this.annDirty = true;
     }
+    if (this.ivf) for (const rid of removed) this.ivf.remove(rid);
     return removed.length;
   }
 
@@ -391,6 +400,22 @@ class EmbeddedCollection implements StoreCollection {
   /** Load the saved HNSW index if it reflects the current generation, else rebuild it from the vectors. */
   private syncAnn(): void {
     const spec = this.spec.index;
+    this.ivf = null;
+    if (spec?.type === 'ivf' && this.index) {
+      const keys = this.index.keysSnapshot();
+      let ivf = IvfIndex.load(this.ivfFile, this.spec.dimension, spec);
+      if (!ivf) {
+        // train on an even sample of the vectors (at most 20,000), then keep the centroids
+        const step = Math.max(1, Math.floor(keys.length / 20_000));
+        const sample = keys.filter((_, i) => i % step === 0).map((k) => this.index!.vector(k)!);
+        if (sample.length === 0) return; // nothing to train on yet: exact search until the next rebuild
+        ivf = IvfIndex.create(this.spec.dimension, spec, sample);
+        ivf.save(this.ivfFile);
+      }
+      for (const k of keys) ivf.upsert(k, this.index.vector(k)!);
+      this.ivf = ivf;
+      return;
+    }
     if (!spec || spec.type !== 'hnsw' || !this.index) return;
     const generation = this.stmts.generation.get(this.cid) as number;
     const loaded = HnswIndex.load(this.annFile, this.spec.dimension, spec, generation);
@@ -429,8 +454,7 @@ class EmbeddedCollection implements StoreCollection {
     this.index = null; // rebuilt (with the ANN index) on next use
     this.ann = null;
     try {
-      fs.rmSync(this.annFile, { force: true });
-      fs.rmSync(this.annFile + '.json', { force: true });
+      for (const f of [this.annFile, this.annFile + '.json', this.ivfFile, this.ivfFile + '.json']) fs.rmSync(f, { force: true });
     } catch {
       // stale files are ignored anyway (generation check)
     }
@@ -453,7 +477,9 @@ class EmbeddedCollection implements StoreCollection {
     }
     const candidates = opts.where && Object.keys(opts.where).length > 0 ? this.filter(validateWhere(opts.where)) : undefined;
     let top: { key: number; score: number }[];
-    if (this.ann && !candidates && !opts.exact) {
+    if (this.ivf && !candidates && !opts.exact) {
+      top = this.ivf.search(query, opts.k, opts.nprobe ?? this.ivf.params.nprobe, exclude);
+    } else if (this.ann && !candidates && !opts.exact) {
       // approximate: ask for enough extra neighbours to drop the excluded ones
       const ef = Math.max(opts.ef ?? this.ann.params.ef, opts.k + exclude.size);
       top = this.ann

@@ -36,6 +36,7 @@ export const CollectionSpecSchema = z.object({
     .union([
       z.object({ type: z.literal('flat') }),
       z.object({ type: z.literal('hnsw'), m: z.number().int().min(2).max(256), efConstruction: z.number().int().min(1).max(4096), ef: z.number().int().min(1).max(4096) }),
+      z.object({ type: z.literal('ivf'), nlist: z.number().int().min(1).max(65536), nprobe: z.number().int().min(1).max(65536) }),
     ])
     .optional(),
 });

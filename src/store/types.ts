@@ -7,7 +7,10 @@ export type MetadataValue = string | number | boolean | null;
 export type Metadata = Record<string, unknown>;
 
 /** Search index of a collection: exact (`flat`) or an HNSW graph. Can be changed later (`reindex`). */
-export type IndexSpec = { readonly type: 'flat' } | { readonly type: 'hnsw'; readonly m: number; readonly efConstruction: number; readonly ef: number };
+export type IndexSpec =
+  | { readonly type: 'flat' }
+  | { readonly type: 'hnsw'; readonly m: number; readonly efConstruction: number; readonly ef: number }
+  | { readonly type: 'ivf'; readonly nlist: number; readonly nprobe: number };
 
 /** How a collection was built. Fixed at creation (but for `index`); every insert and query is checked against it. */
 export interface CollectionSpec {
@@ -74,6 +77,8 @@ export interface VectorSearchOptions {
   readonly includeMetadata?: boolean;
   /** HNSW candidate list size for this query (default: the index's `ef`). */
   readonly ef?: number;
+  /** IVF lists scanned for this query (default: the index's `nprobe`). */
+  readonly nprobe?: number;
   /** Scan every vector even when the collection has an approximate index. */
   readonly exact?: boolean;
   /** float16/int8 collections: re-score the best candidates with the stored float32 vectors (default true). */

@@ -88,3 +88,32 @@ describe('HNSW index in the embedded store', () => {
     await store.close();
   });
 });
+
+describe('IVF index in the embedded store', () => {
+  it('k-means lists; recall grows with nprobe (all lists = exact); centroids persist; follows inserts and deletes', async () => {
+    const dir = tmpDir();
+    let store = await EmbeddedStore.open(dir);
+    const sc = await store.createCollection({ name: 'c', embedder, dimension: D, metric: 'cosine', vectorType: 'float32' });
+    const vecs = clustered(3000, 11);
+    await sc.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v })));
+    const col = new Collection(sc, resolveConfig());
+    await col.setIndex({ type: 'ivf', nlist: 32, nprobe: 8 });
+    const low = await col.indexCheck(200, 10, { nprobe: 1 });
+    const mid = await col.indexCheck(200, 10);
+    const all = await col.indexCheck(200, 10, { nprobe: 32 });
+    expect(low.recallAtK).toBeLessThanOrEqual(mid.recallAtK);
+    expect(mid.recallAtK).toBeGreaterThanOrEqual(0.95);
+    expect(all.recallAtK).toBe(1);
+    const extra = clustered(20, 12);
+    await sc.upsert(extra.map((v, i) => ({ id: `x${i}`, vector: v })));
+    expect((await sc.search(extra[2]!, { k: 1, nprobe: 32 }))[0]!.id).toBe('x2');
+    await sc.delete(['x2']);
+    expect((await sc.search(extra[2]!, { k: 5, nprobe: 32 })).map((h) => h.id)).not.toContain('x2');
+    await store.close();
+    expect(fs.readdirSync(path.join(dir, 'indexes')).some((f) => f.includes('ivf'))).toBe(true);
+    store = await EmbeddedStore.open(dir);
+    const again = new Collection(await store.getCollection('c'), resolveConfig());
+    expect((await again.indexCheck(100, 10)).recallAtK).toBeGreaterThanOrEqual(0.95);
+    await store.close();
+  });
+});

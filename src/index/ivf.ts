@@ -1,0 +1,155 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { FlatIndex } from './flat.js';
+import { TopK } from './kernels.js';
+
+export interface IvfParams {
+  /** Number of inverted lists (k-means centroids). */
+  readonly nlist: number;
+  /** Lists scanned per query by default. */
+  readonly nprobe: number;
+}
+
+/** mulberry32 */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Spherical k-means (inner product on normalised vectors), k-means++ seeded: deterministic for a given seed.
+ * Assignment uses the SIMD exact kernel over the centroids.
+ */
+export function trainCentroids(vectors: readonly Float32Array[], dimension: number, k: number, iterations = 12, seed = 7): Float32Array[] {
+  const n = vectors.length;
+  k = Math.max(1, Math.min(k, n));
+  const rand = seeded(seed);
+  const centroids: Float32Array[] = [vectors[Math.floor(rand() * n)]!.slice()];
+  const best = new Float64Array(n).fill(Infinity);
+  while (centroids.length < k) {
+    const c = centroids[centroids.length - 1]!;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      let dot = 0;
+      const v = vectors[i]!;
+      for (let j = 0; j < dimension; j++) dot += v[j]! * c[j]!;
+      const dist = Math.max(0, 2 - 2 * dot); // squared distance between unit vectors
+      if (dist < best[i]!) best[i] = dist;
+      total += best[i]!;
+    }
+    let r = rand() * total;
+    let pick = n - 1;
+    for (let i = 0; i < n; i++) {
+      r -= best[i]!;
+      if (r <= 0) {
+        pick = i;
+        break;
+      }
+    }
+    centroids.push(vectors[pick]!.slice());
+  }
+  for (let it = 0; it < iterations; it++) {
+    const index = new FlatIndex(dimension, k);
+    centroids.forEach((c, i) => index.upsert(i, c));
+    const sums = centroids.map(() => new Float64Array(dimension));
+    const counts = new Uint32Array(k);
+    for (const v of vectors) {
+      const c = index.search(v, 1)[0]!.key;
+      counts[c]!++;
+      const s = sums[c]!;
+      for (let j = 0; j < dimension; j++) s[j]! += v[j]!;
+    }
+    for (let c = 0; c < k; c++) {
+      if (counts[c] === 0) continue; // empty list keeps its centroid
+      let norm = 0;
+      for (let j = 0; j < dimension; j++) norm += sums[c]![j]! * sums[c]![j]!;
+      const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+      centroids[c] = Float32Array.from(sums[c]!, (x) => x * inv);
+    }
+  }
+  return centroids;
+}
+
+/**
+ * Inverted-file index: vectors are grouped by their nearest centroid; a query scans the `nprobe` nearest lists
+ * exactly (SIMD kernel per list). Centroids are saved beside the store (they stay valid as data changes: new
+ * vectors join their nearest list); the lists are rebuilt from the store's vectors on open.
+ */
+export class IvfIndex {
+  private readonly centroidIndex: FlatIndex;
+  private readonly lists: FlatIndex[];
+  private readonly listOf = new Map<number, number>();
+
+  private constructor(
+    readonly dimension: number,
+    readonly params: IvfParams,
+    readonly centroids: readonly Float32Array[],
+  ) {
+    this.centroidIndex = new FlatIndex(dimension, centroids.length);
+    centroids.forEach((c, i) => this.centroidIndex.upsert(i, c));
+    this.lists = centroids.map(() => new FlatIndex(dimension, 64));
+  }
+
+  static create(dimension: number, params: IvfParams, sample: readonly Float32Array[]): IvfIndex {
+    return new IvfIndex(dimension, params, trainCentroids(sample, dimension, params.nlist));
+  }
+
+  /** Centroids saved for these params and dimension, or undefined. */
+  static load(file: string, dimension: number, params: IvfParams): IvfIndex | undefined {
+    try {
+      const buf = fs.readFileSync(file);
+      const side = JSON.parse(fs.readFileSync(file + '.json', 'utf8')) as { dimension: number; nlist: number };
+      if (side.dimension !== dimension || side.nlist !== params.nlist || buf.byteLength !== dimension * params.nlist * 4) return undefined;
+      const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      const centroids = Array.from({ length: params.nlist }, (_, i) => all.slice(i * dimension, (i + 1) * dimension));
+      return new IvfIndex(dimension, params, centroids);
+    } catch {
+      return undefined;
+    }
+  }
+
+  save(file: string): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const all = new Float32Array(this.centroids.length * this.dimension);
+    this.centroids.forEach((c, i) => all.set(c, i * this.dimension));
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, Buffer.from(all.buffer));
+    fs.renameSync(tmp, file);
+    fs.writeFileSync(`${tmp}.json`, JSON.stringify({ dimension: this.dimension, nlist: this.centroids.length }));
+    fs.renameSync(`${tmp}.json`, `${file}.json`);
+  }
+
+  get size(): number {
+    return this.listOf.size;
+  }
+
+  upsert(key: number, vector: Float32Array): void {
+    const list = this.centroidIndex.search(vector, 1)[0]!.key;
+    const prev = this.listOf.get(key);
+    if (prev !== undefined && prev !== list) this.lists[prev]!.remove(key);
+    this.lists[list]!.upsert(key, vector);
+    this.listOf.set(key, list);
+  }
+
+  remove(key: number): void {
+    const list = this.listOf.get(key);
+    if (list === undefined) return;
+    this.lists[list]!.remove(key);
+    this.listOf.delete(key);
+  }
+
+  search(query: Float32Array, k: number, nprobe = this.params.nprobe, exclude?: ReadonlySet<number>): { key: number; score: number }[] {
+    const probes = this.centroidIndex.search(query, Math.min(nprobe, this.centroids.length));
+    const top = new TopK(k);
+    for (const p of probes) {
+      for (const h of this.lists[p.key]!.search(query, k, exclude ? { exclude } : {})) top.push(h.score, h.key);
+    }
+    return top.sorted().map(({ id, score }) => ({ key: id, score }));
+  }
+}
