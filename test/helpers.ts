@@ -25,17 +25,9 @@ export function classOf(p: string | null): string {
   return p ? path.basename(path.dirname(p)) : '';
 }
 
-/** Deterministic PRNG (mulberry32) for reproducible random data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG for reproducible random data. */
+export { seededRandom as rng } from '../src/util/random.js';
+import { seededRandom as rng } from '../src/util/random.js';
 
 export function randomUnitVectors(n: number, d: number, seed: number): Float32Array[] {
   const r = rng(seed);

@@ -4,6 +4,8 @@
  * Deterministic for a given seed (k-means++ initialisation from a seeded generator).
  */
 
+import { seededRandom } from '../util/random.js';
+
 export const WORDS = 8; // 32-bit words per 256-bit descriptor
 
 export function popcount32(x: number): number {
@@ -31,18 +33,6 @@ export function nearest(data: Uint32Array, i: number, centroids: Uint32Array, k:
     }
   }
   return best;
-}
-
-/** mulberry32 */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Cluster `n` descriptors into `k` binary centroids. */

@@ -2,24 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FlatIndex } from './flat.js';
 import { TopK } from './kernels.js';
+import { seededRandom } from '../util/random.js';
 
 export interface IvfParams {
   /** Number of inverted lists (k-means centroids). */
   readonly nlist: number;
   /** Lists scanned per query by default. */
   readonly nprobe: number;
-}
-
-/** mulberry32 */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -29,7 +18,7 @@ function seeded(seed: number): () => number {
 export function trainCentroids(vectors: readonly Float32Array[], dimension: number, k: number, iterations = 12, seed = 7): Float32Array[] {
   const n = vectors.length;
   k = Math.max(1, Math.min(k, n));
-  const rand = seeded(seed);
+  const rand = seededRandom(seed);
   const centroids: Float32Array[] = [vectors[Math.floor(rand() * n)]!.slice()];
   const best = new Float64Array(n).fill(Infinity);
   while (centroids.length < k) {
