@@ -86,6 +86,7 @@ function commonOptions(cmd: Command): Command {
 
 interface IndexFlags {
   vectorType?: VectorType;
+  projection?: number;
   index?: 'flat' | 'hnsw' | 'ivf';
   nlist?: number;
   nprobe?: number;
@@ -96,7 +97,7 @@ interface IndexFlags {
 
 function indexSpecFrom(o: IndexFlags): IndexSpec | undefined {
   if (!o.index) return undefined;
-  if (o.index === 'flat') return { type: 'flat' };
+  if (o.index === 'flat') return o.projection ? { type: 'flat', projection: o.projection } : { type: 'flat' };
   if (o.index === 'ivf') return { type: 'ivf', nlist: o.nlist ?? 256, nprobe: o.nprobe ?? 16 };
   return { type: 'hnsw', m: o.m ?? 16, efConstruction: o.efConstruction ?? 200, ef: o.ef ?? 64 };
 }
@@ -104,6 +105,7 @@ function indexSpecFrom(o: IndexFlags): IndexSpec | undefined {
 function indexOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--index <type>', 'search index: flat (exact), hnsw or ivf (approximate)').choices(['flat', 'hnsw', 'ivf']))
+    .option('--projection <dims>', 'flat: scan random projections to this many dimensions, re-score exactly', positiveInt('--projection'))
     .option('--nlist <n>', 'IVF lists (k-means centroids)', positiveInt('--nlist'))
     .option('--nprobe <n>', 'IVF lists scanned per query', positiveInt('--nprobe'))
     .option('--m <n>', 'HNSW links per node', positiveInt('--m'))

@@ -6,6 +6,7 @@ import { FlatIndex, int8Scales } from '../index/flat.js';
 import os from 'node:os';
 import { HnswIndex } from '../index/hnsw.js';
 import { IvfIndex } from '../index/ivf.js';
+import { RandomProjection } from '../index/projection.js';
 import { checkVector, CollectionSpecSchema, parseStoredSpec, validateCollectionName, validateWhere } from './spec.js';
 import type {
   CollectionSpec,
@@ -310,7 +311,8 @@ class EmbeddedCollection implements StoreCollection {
       if (items.length > 0) this.stmts.bump.run(this.cid);
     })();
     // Committed: now mirror into the in-memory indexes (if they are loaded).
-    if (this.index) for (const [rid, v] of written) this.index.upsert(rid, v);
+    const proj = this.projection();
+    if (this.index) for (const [rid, v] of written) this.index.upsert(rid, proj ? proj.apply(v) : v);
     if (this.ann && written.length > 0) {
       for (const [rid, v] of written) this.ann.upsert(rid, v);
       this.annDirty = true;
@@ -387,14 +389,25 @@ class EmbeddedCollection implements StoreCollection {
       };
       scales = int8Scales(all(), this.spec.dimension);
     }
-    const index = new FlatIndex(this.spec.dimension, count + 64, 'ip', { encoding, ...(scales ? { int8Scales: scales } : {}) });
-    for (const [rid, blob] of rows()) index.upsert(rid, blob);
+    const proj = this.projection();
+    if (proj && scales) scales = int8Scales((function* (p) { for (const [, blob] of rows()) yield p.apply(blobToVector(blob)); })(proj), proj.target);
+    const index = new FlatIndex(proj?.target ?? this.spec.dimension, count + 64, 'ip', { encoding, ...(scales ? { int8Scales: scales } : {}) });
+    for (const [rid, blob] of rows()) index.upsert(rid, proj ? proj.apply(blobToVector(blob)) : blob);
     this.index = index;
     this.indexVersion = version;
     this.ann = null;
     this.annDirty = false;
     this.syncAnn();
     return index;
+  }
+
+  private proj: RandomProjection | undefined;
+  /** The random projection of a `flat` index with `projection`, if any (seeded, so always the same matrix). */
+  private projection(): RandomProjection | undefined {
+    const p = this.spec.index?.type === 'flat' ? this.spec.index.projection : undefined;
+    if (p === undefined) return undefined;
+    if (!this.proj || this.proj.target !== p) this.proj = new RandomProjection(this.spec.dimension, p, 1);
+    return this.proj;
   }
 
   /** Load the saved HNSW index if it reflects the current generation, else rebuild it from the vectors. */
@@ -447,6 +460,11 @@ class EmbeddedCollection implements StoreCollection {
   }
 
   async setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void> {
+    if (index.type === 'flat' && index.projection !== undefined && index.projection >= this.spec.dimension) {
+      throw createError('INVALID_ARGUMENT', `projection must be below the dimension (${this.spec.dimension}); got ${index.projection}.`, {
+        field: 'projection',
+      });
+    }
     const next: CollectionSpec = { ...this.currentSpec, index, ...(vectorType ? { vectorType } : {}) };
     CollectionSpecSchema.parse(next);
     this.stmts.setSpec.run(JSON.stringify(next), this.cid);
@@ -486,12 +504,14 @@ class EmbeddedCollection implements StoreCollection {
         .search(query, opts.k + exclude.size, ef)
         .filter((h) => !exclude.has(h.key))
         .slice(0, opts.k);
-    } else if (this.spec.vectorType !== 'float32' && opts.rescore !== false) {
-      // compact vectors: take more candidates, then re-score them exactly with the stored float32 vectors
-      const wide = index.search(query, Math.max(4 * opts.k, 40), { ...(candidates ? { candidates } : {}), exclude });
+    } else if ((this.spec.vectorType !== 'float32' || this.projection()) && opts.rescore !== false) {
+      // compact or projected vectors: take more candidates, then re-score them exactly with the stored float32 vectors
+      const proj = this.projection();
+      const wide = index.search(proj ? proj.apply(query) : query, Math.max(4 * opts.k, 40), { ...(candidates ? { candidates } : {}), exclude });
       top = this.rescore(query, wide).slice(0, opts.k);
     } else {
-      top = index.search(query, opts.k, { ...(candidates ? { candidates } : {}), exclude });
+      const proj = this.projection();
+      top = index.search(proj ? proj.apply(query) : query, opts.k, { ...(candidates ? { candidates } : {}), exclude });
     }
     const minScore = opts.minScore ?? -Infinity;
     const kept = top.filter((h) => h.score >= minScore);

@@ -34,7 +34,7 @@ export const CollectionSpecSchema = z.object({
   createdAt: z.string(),
   index: z
     .union([
-      z.object({ type: z.literal('flat') }),
+      z.object({ type: z.literal('flat'), projection: z.number().int().min(1).optional() }),
       z.object({ type: z.literal('hnsw'), m: z.number().int().min(2).max(256), efConstruction: z.number().int().min(1).max(4096), ef: z.number().int().min(1).max(4096) }),
       z.object({ type: z.literal('ivf'), nlist: z.number().int().min(1).max(65536), nprobe: z.number().int().min(1).max(65536) }),
     ])

@@ -8,7 +8,7 @@ export type Metadata = Record<string, unknown>;
 
 /** Search index of a collection: exact (`flat`) or an HNSW graph. Can be changed later (`reindex`). */
 export type IndexSpec =
-  | { readonly type: 'flat' }
+  | { readonly type: 'flat'; /** scan random projections to this many dimensions, then re-score exactly */ readonly projection?: number }
   | { readonly type: 'hnsw'; readonly m: number; readonly efConstruction: number; readonly ef: number }
   | { readonly type: 'ivf'; readonly nlist: number; readonly nprobe: number };
 
