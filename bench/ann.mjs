@@ -17,6 +17,8 @@ import { gunzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { FlatIndex, int8Scales } from '../dist/index/flat.js';
 import { HnswIndex } from '../dist/index/hnsw.js';
+import { IvfIndex } from '../dist/index/ivf.js';
+import { RandomProjection } from '../dist/index/projection.js';
 import { TopK } from '../dist/index/kernels.js';
 
 const { values } = parseArgs({
@@ -137,6 +139,29 @@ for (const n of values.only === 'hnsw' ? [] : values.sizes.split(',').map(Number
     }
     r.compact.float32 = { bytesPerVector: index.bytesPerVector, recallAt10: 1, msPerQuery: +single.toFixed(2) };
     log(`  compact vectors (${nq} queries): ${JSON.stringify(r.compact)}`);
+
+    // random projection to d/4 dimensions (scan), 40 candidates re-scored in float32
+    const proj = new RandomProjection(d, d / 4, 1);
+    const pix = new FlatIndex(d / 4, n);
+    for (let i = 0; i < n; i++) pix.upsert(i, proj.apply(data.subarray(i * d, (i + 1) * d)));
+    let t0 = performance.now();
+    const pres = qs.map((q) => rescore(q, pix.search(proj.apply(q), 40)));
+    r.projection = { dims: d / 4, bytesPerVector: pix.bytesPerVector, recallAt10Rescored: +recall(pres).toFixed(4), msPerQuery: +((performance.now() - t0) / nq).toFixed(2) };
+
+    // IVF: nlist = √n lists, several nprobe
+    const nlist = Math.round(Math.sqrt(n));
+    t0 = performance.now();
+    const sample = Array.from({ length: Math.min(n, 20_000) }, (_, i) => data.slice(((i * 7) % n) * d, ((i * 7) % n) * d + d));
+    const ivf = IvfIndex.create(d, { nlist, nprobe: 8 }, sample);
+    for (let i = 0; i < n; i++) ivf.upsert(i, data.subarray(i * d, (i + 1) * d));
+    const build = (performance.now() - t0) / 1000;
+    r.ivf = { nlist, buildSeconds: +build.toFixed(1), settings: [] };
+    for (const nprobe of [4, 8, 16, 32]) {
+      t0 = performance.now();
+      const res = qs.map((q) => ivf.search(q, 10, nprobe));
+      r.ivf.settings.push({ nprobe, recallAt10: +recall(res).toFixed(4), msPerQuery: +((performance.now() - t0) / nq).toFixed(2) });
+    }
+    log(`  projection: ${JSON.stringify(r.projection)}; ivf: ${JSON.stringify(r.ivf)}`);
   }
   r.ratioToMemcpy = +(r.singleQueryGBps / r.memcpyGBps).toFixed(2);
   r.ratioToPlainJs = +(r.singleQueryGBps / r.plainJsGBps).toFixed(2);
@@ -320,6 +345,11 @@ else {
     for (const [t, c] of Object.entries(r.compact)) {
       console.log(`${t.padEnd(8)}  ${String(c.bytesPerVector).padStart(12)}  ${String(c.recallAt10).padStart(10)}  ${String(c.msPerQuery).padStart(9)}  ${String(c.recallAt10Rescored ?? '—').padStart(20)}  ${String(c.msPerQueryRescored ?? '—').padStart(19)}`);
     }
+  }
+  for (const r of results.filter((x) => x.ivf)) {
+    console.log(`\nrandom projection ${r.dim} → ${r.projection.dims} dims (${r.projection.bytesPerVector} B/vector), 40 candidates re-scored: recall@10 ${r.projection.recallAt10Rescored}, ${r.projection.msPerQuery} ms/query`);
+    console.log(`IVF over ${r.vectors} x ${r.dim}, nlist ${r.ivf.nlist} (built in ${r.ivf.buildSeconds} s): ` +
+      r.ivf.settings.map((x) => `nprobe ${x.nprobe} → recall@10 ${x.recallAt10} at ${x.msPerQuery} ms/query`).join('; ') + ` (exact: ${r.singleQueryMs} ms/query)`);
   }
   for (const a of annResults) {
     console.log(`\nHNSW on ${a.dataset}: ${a.vectors} vectors, ${a.queries} queries, M=${a.m}, efConstruction=${a.efConstruction}, one thread`);
