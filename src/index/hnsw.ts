@@ -27,7 +27,20 @@ export class HnswIndex {
     private index: UsearchIndex,
     readonly dimension: number,
     readonly params: HnswParams,
+    /** Memory-mapped from this file (read-only): loaded in full on the first change. */
+    private viewOf?: string,
   ) {}
+
+  /** A memory-mapped index is read-only: load it into memory before changing it. */
+  private writable(): UsearchIndex {
+    if (this.viewOf) {
+      const index = HnswIndex.make(this.dimension, this.params, this.metric);
+      index.load(this.viewOf);
+      this.index = index;
+      this.viewOf = undefined;
+    }
+    return this.index;
+  }
 
   /** `metric`: the store uses `cos` (scores = cosine); `l2` (squared distance) and `ip` serve raw vector sets. */
   static create(dimension: number, params: HnswParams, metric: HnswMetric = 'cos'): HnswIndex {
@@ -50,14 +63,17 @@ export class HnswIndex {
     });
   }
 
-  /** Load a saved index if its sidecar says it reflects `generation`; otherwise undefined. */
+  /**
+   * Open a saved index if its sidecar says it reflects `generation` (otherwise undefined). It is memory-mapped
+   * (usearch `view`), so opening is instant whatever its size; the first change loads it into memory.
+   */
   static load(file: string, dimension: number, params: HnswParams, generation: number): HnswIndex | undefined {
     try {
       const side = JSON.parse(fs.readFileSync(file + '.json', 'utf8')) as { generation: number; params: HnswParams; dimension: number };
       if (side.generation !== generation || side.dimension !== dimension || JSON.stringify(side.params) !== JSON.stringify(params)) return undefined;
       const index = HnswIndex.make(dimension, params);
-      index.load(file);
-      return new HnswIndex(index, dimension, params);
+      index.view(file);
+      return new HnswIndex(index, dimension, params, file);
     } catch {
       return undefined;
     }
@@ -70,17 +86,18 @@ export class HnswIndex {
   /** Add many vectors at once (rows of `vectors`, `keys.length` x dimension), using `threads` threads. */
   addBatch(keys: readonly number[], vectors: Float32Array, threads = 1): void {
     if (keys.length === 0) return;
-    this.index.add(BigUint64Array.from(keys, (k) => BigInt(k)), vectors, threads);
+    this.writable().add(BigUint64Array.from(keys, (k) => BigInt(k)), vectors, threads);
   }
 
   upsert(key: number, vector: Float32Array): void {
     const k = BigInt(key);
-    if (this.index.contains(k)) this.index.remove(k);
-    this.index.add(k, vector.slice());
+    const index = this.writable();
+    if (index.contains(k)) index.remove(k);
+    index.add(k, vector.slice());
   }
 
   remove(key: number): void {
-    this.index.remove(BigInt(key));
+    this.writable().remove(BigInt(key));
   }
 
   /** The k nearest (best first), searching with a candidate list of max(ef, k). */
@@ -99,6 +116,7 @@ export class HnswIndex {
   /** Save atomically (temp file + rename) with the generation it reflects. */
   save(file: string, generation: number): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (this.viewOf === file) return; // unchanged since it was mapped from this very file
     const tmp = `${file}.tmp-${process.pid}`;
     this.index.save(tmp);
     fs.renameSync(tmp, file);
