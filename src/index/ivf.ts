@@ -118,6 +118,42 @@ export class IvfIndex {
     return this.listOf.size;
   }
 
+  /** Add to a known list (assignments saved earlier), skipping the nearest-centroid search. */
+  upsertInto(key: number, vector: Float32Array, list: number): void {
+    if (list < 0 || list >= this.lists.length) return this.upsert(key, vector);
+    const prev = this.listOf.get(key);
+    if (prev !== undefined && prev !== list) this.lists[prev]!.remove(key);
+    this.lists[list]!.upsert(key, vector);
+    this.listOf.set(key, list);
+  }
+
+  /** Save which list every key is in, with the store generation it reflects (so opening skips the assignment). */
+  saveAssignments(file: string, generation: number): void {
+    const pairs = new Float64Array(this.listOf.size * 2);
+    let i = 0;
+    for (const [k, l] of this.listOf) {
+      pairs[i++] = k;
+      pairs[i++] = l;
+    }
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(new Float64Array([generation]).buffer), Buffer.from(pairs.buffer)]));
+    fs.renameSync(tmp, file);
+  }
+
+  /** Assignments saved for exactly this generation, else undefined. */
+  static loadAssignments(file: string, generation: number): Map<number, number> | undefined {
+    try {
+      const buf = fs.readFileSync(file);
+      const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      if (all[0] !== generation) return undefined;
+      const m = new Map<number, number>();
+      for (let i = 1; i + 1 < all.length; i += 2) m.set(all[i]!, all[i + 1]!);
+      return m;
+    } catch {
+      return undefined;
+    }
+  }
+
   upsert(key: number, vector: Float32Array): void {
     const list = this.centroidIndex.search(vector, 1)[0]!.key;
     const prev = this.listOf.get(key);

@@ -222,7 +222,7 @@ class EmbeddedCollection implements StoreCollection {
   private indexVersion = -1;
   /** Approximate index (HNSW), when the spec asks for one; mirrors `index`. */
   private ann: HnswIndex | null = null;
-  /** The ANN index has changes not yet saved to disk. */
+  /** The ANN index (HNSW graph or IVF list assignments) has changes not yet saved to disk. */
   private annDirty = false;
   /** IVF index, when the spec asks for one (its lists mirror `index`; centroids saved beside the store). */
   private ivf: IvfIndex | null = null;
@@ -317,7 +317,10 @@ class EmbeddedCollection implements StoreCollection {
       for (const [rid, v] of written) this.ann.upsert(rid, v);
       this.annDirty = true;
     }
-    if (this.ivf) for (const [rid, v] of written) this.ivf.upsert(rid, v);
+    if (this.ivf && written.length > 0) {
+      for (const [rid, v] of written) this.ivf.upsert(rid, v);
+      this.annDirty = true;
+    }
     return { added, updated };
   }
 
@@ -342,7 +345,10 @@ class EmbeddedCollection implements StoreCollection {
       for (const rid of removed) this.ann.remove(rid);
       this.annDirty = true;
     }
-    if (this.ivf) for (const rid of removed) this.ivf.remove(rid);
+    if (this.ivf && removed.length > 0) {
+      for (const rid of removed) this.ivf.remove(rid);
+      this.annDirty = true;
+    }
     return removed.length;
   }
 
@@ -425,7 +431,14 @@ class EmbeddedCollection implements StoreCollection {
         ivf = IvfIndex.create(this.spec.dimension, spec, sample);
         ivf.save(this.ivfFile);
       }
-      for (const k of keys) ivf.upsert(k, this.index.vector(k)!);
+      const generation = this.stmts.generation.get(this.cid) as number;
+      const saved = IvfIndex.loadAssignments(this.ivfFile + '.lists', generation);
+      if (saved && saved.size === keys.length) {
+        for (const k of keys) ivf.upsertInto(k, this.index.vector(k)!, saved.get(k) ?? -1);
+      } else {
+        for (const k of keys) ivf.upsert(k, this.index.vector(k)!);
+        ivf.saveAssignments(this.ivfFile + '.lists', generation);
+      }
       this.ivf = ivf;
       return;
     }
@@ -453,6 +466,10 @@ class EmbeddedCollection implements StoreCollection {
 
   /** Save derived index files that have unsaved changes (called when the store closes). */
   flush(): void {
+    if (this.ivf && this.annDirty) {
+      this.ivf.saveAssignments(this.ivfFile + '.lists', this.stmts.generation.get(this.cid) as number);
+      this.annDirty = false;
+    }
     if (this.ann && this.annDirty) {
       this.ann.save(this.annFile, this.stmts.generation.get(this.cid) as number);
       this.annDirty = false;
@@ -472,7 +489,7 @@ class EmbeddedCollection implements StoreCollection {
     this.index = null; // rebuilt (with the ANN index) on next use
     this.ann = null;
     try {
-      for (const f of [this.annFile, this.annFile + '.json', this.ivfFile, this.ivfFile + '.json']) fs.rmSync(f, { force: true });
+      for (const f of [this.annFile, this.annFile + '.json', this.ivfFile, this.ivfFile + '.json', this.ivfFile + '.lists']) fs.rmSync(f, { force: true });
     } catch {
       // stale files are ignored anyway (generation check)
     }
