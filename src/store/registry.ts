@@ -1,5 +1,6 @@
 import { createError } from '../errors.js';
 import { EmbeddedStore } from './embedded.js';
+import { PostgresStore } from './postgres.js';
 import type { VectorStore } from './types.js';
 
 type Opener = (location: string) => Promise<VectorStore>;
@@ -7,6 +8,8 @@ type Opener = (location: string) => Promise<VectorStore>;
 /** Store back-ends by URL scheme; a plain path is the embedded store. */
 const OPENERS: Record<string, Opener> = {
   file: (location) => EmbeddedStore.open(location.replace(/^file:\/\//, '')),
+  postgres: (location) => PostgresStore.open(location),
+  postgresql: (location) => PostgresStore.open(location),
 };
 
 export function storeScheme(location: string): string {

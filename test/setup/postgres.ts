@@ -1,0 +1,58 @@
+/**
+ * Vitest global setup: a real PostgreSQL 15 server with pgvector for the store contract tests, on 127.0.0.1 and a
+ * free port, in a temporary data directory, stopped afterwards. `LOOKALIKE_TEST_PG=postgres://…` uses an existing
+ * server instead. When neither works the tests that need it fail loudly (they are never skipped).
+ * Install the server with `sudo bash scripts/ci/postgres.sh` (.ci/run does).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  if (process.env.LOOKALIKE_TEST_PG) {
+    project.provide('pgUrl', process.env.LOOKALIKE_TEST_PG);
+    return () => {};
+  }
+  if (!fs.existsSync(path.join(BIN, 'initdb')) || !fs.existsSync('/usr/share/postgresql/15/extension/vector.control')) {
+    project.provide('pgUrl', `error: PostgreSQL 15 with pgvector is not installed (run: sudo bash scripts/ci/postgres.sh)`);
+    return () => {};
+  }
+  const root = process.getuid?.() === 0;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-pg-'));
+  const run = (cmd: string, args: string[]) =>
+    root ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' });
+  if (root) execFileSync('chown', ['postgres:postgres', dir]);
+  const port = await freePort();
+  run(path.join(BIN, 'initdb'), ['-D', dir, '-U', 'lookalike', '--auth=trust', '-E', 'UTF8']);
+  run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-l', path.join(dir, 'server.log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  project.provide('pgUrl', `postgres://lookalike@127.0.0.1:${port}/postgres`);
+  return () => {
+    try {
+      run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-m', 'fast', 'stop']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgUrl: string;
+  }
+}

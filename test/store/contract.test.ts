@@ -1,0 +1,121 @@
+/**
+ * One contract for every store back-end: the embedded store and PostgreSQL + pgvector (a real server started by
+ * test/setup/postgres.ts) must behave the same and give the same exact-search results for the same data.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { EmbedderSpec } from '../../src/embed/types.js';
+import { openStore } from '../../src/store/registry.js';
+import type { StoreCollection, VectorStore } from '../../src/store/types.js';
+import { randomUnitVectors, tmpDir } from '../helpers.js';
+
+const D = 24;
+const embedder: EmbedderSpec = { id: 'test', kind: 'test', model: 'test', revision: '0', dimension: D, modalities: ['image'], preprocessing: {} };
+const base = { embedder, dimension: D, metric: 'cosine' as const, vectorType: 'float32' as const };
+const VECS = randomUnitVectors(1500, D, 77);
+const QUERIES = randomUnitVectors(20, D, 78);
+
+async function freshPostgres(): Promise<string> {
+  const url = inject('pgUrl');
+  if (url.startsWith('error:')) throw new Error(url.slice(7));
+  const name = `lookalike_test_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  return url.replace(/\/[^/]*$/, `/${name}`);
+}
+
+const BACKENDS: [string, () => Promise<string>][] = [
+  ['embedded', async () => tmpDir()],
+  ['postgres', freshPostgres],
+];
+
+const results = new Map<string, string[][]>();
+
+for (const [name, location] of BACKENDS) {
+  describe(`store contract: ${name}`, () => {
+    let store: VectorStore;
+    let c: StoreCollection;
+
+    beforeAll(async () => {
+      store = await openStore(await location());
+      c = await store.createCollection({ ...base, name: 'items' });
+      await c.upsert(
+        VECS.map((v, i) => ({ id: `i${i}`, path: `/photos/${i}.jpg`, contentHash: `h${i}`, size: i, mtimeMs: 1000 + i, metadata: { n: i, even: i % 2 === 0, tag: i < 100 ? 'a' : 'b' }, vector: v })),
+      );
+    }, 60_000);
+
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    it('collections: create, list, duplicates and unknown names are errors', async () => {
+      expect((await store.listCollections()).map((s) => s.name)).toEqual(['items']);
+      expect(await store.hasCollection('items')).toBe(true);
+      await expect(store.createCollection({ ...base, name: 'items' })).rejects.toMatchObject({ code: 'COLLECTION_EXISTS' });
+      await expect(store.getCollection('nope')).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' });
+      const tmp = await store.createCollection({ ...base, name: 'tmp' });
+      expect(tmp.spec).toMatchObject({ name: 'tmp', dimension: D });
+      expect(await store.dropCollection('tmp')).toBe(true);
+      expect(await store.dropCollection('tmp')).toBe(false);
+    });
+
+    it('records: count, get, vectors, file states, upsert = update, delete', async () => {
+      expect(await c.count()).toBe(1500);
+      expect(await c.get('i7')).toMatchObject({ id: 'i7', path: '/photos/7.jpg', contentHash: 'h7', size: 7, mtimeMs: 1007, metadata: { n: 7 } });
+      const v = (await c.getVector('i7'))!;
+      v.forEach((x, j) => expect(x).toBeCloseTo(VECS[7]![j]!, 6));
+      const states = await c.fileStates();
+      expect(states.size).toBe(1500);
+      expect(states.get('/photos/9.jpg')).toMatchObject({ id: 'i9', size: 9, mtimeMs: 1009, contentHash: 'h9' });
+      await c.touchFiles([{ id: 'i9', size: 99, mtimeMs: 5 }]);
+      expect((await c.fileStates()).get('/photos/9.jpg')).toMatchObject({ size: 99, mtimeMs: 5 });
+      expect(await c.upsert([{ id: 'i9', path: '/photos/9.jpg', vector: VECS[9]!, metadata: { n: 9, changed: true } }])).toEqual({ added: 0, updated: 1 });
+      expect((await c.get('i9'))!.metadata).toEqual({ n: 9, changed: true });
+      expect(await c.upsert([{ id: 'new', vector: VECS[0]! }])).toEqual({ added: 1, updated: 0 });
+      expect(await c.delete(['new', 'missing'])).toBe(1);
+      expect(await c.count()).toBe(1500);
+      await expect(c.upsert([{ id: 'bad', vector: new Float32Array(3) }])).rejects.toMatchObject({ code: 'DIMENSION_MISMATCH' });
+    });
+
+    it('exact search equals brute force; filters, exclusions and minScore', async () => {
+      const ranked: string[][] = [];
+      for (const q of QUERIES) {
+        const hits = await c.search(q, { k: 10, exact: true });
+        const want = VECS.map((v, i) => ({ id: `i${i}`, s: v.reduce((acc, x, j) => acc + x * q[j]!, 0) }))
+          .sort((a, b) => b.s - a.s)
+          .slice(0, 10);
+        expect(hits.map((h) => h.id)).toEqual(want.map((w) => w.id));
+        hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i]!.s, 5));
+        ranked.push(hits.map((h) => h.id));
+      }
+      results.set(name, ranked);
+      const evens = await c.search(QUERIES[0]!, { k: 20, where: { even: 'true', tag: 'a' } });
+      expect(evens).toHaveLength(20);
+      expect(evens.every((h) => (h.metadata.n as number) % 2 === 0 && (h.metadata.n as number) < 100)).toBe(true);
+      expect((await c.search(VECS[3]!, { k: 5, excludeIds: ['i3'] })).map((h) => h.id)).not.toContain('i3');
+      expect((await c.search(VECS[3]!, { k: 50, minScore: 0.9999 })).map((h) => h.id)).toEqual(['i3']);
+    });
+
+    it('HNSW index: recall@10 ≥ 0.95 against exact search', async () => {
+      await c.setIndex({ type: 'hnsw', m: 16, efConstruction: 100, ef: 64 });
+      expect(c.spec.index).toMatchObject({ type: 'hnsw' });
+      let recall = 0;
+      for (const q of QUERIES) {
+        const exact = new Set((await c.search(q, { k: 10, exact: true })).map((h) => h.id));
+        const approx = await c.search(q, { k: 10 });
+        recall += approx.filter((h) => exact.has(h.id)).length / 10;
+      }
+      expect(recall / QUERIES.length).toBeGreaterThanOrEqual(0.95);
+      const reopened = await store.getCollection('items');
+      expect(reopened.spec.index).toMatchObject({ type: 'hnsw', m: 16 });
+    });
+  });
+}
+
+describe('store contract: both back-ends agree', () => {
+  it('the same data gives the same exact results', () => {
+    expect(results.get('postgres')).toEqual(results.get('embedded'));
+  });
+});
