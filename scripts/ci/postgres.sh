@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends postgresql-15 postgresql-server-dev-15 make gcc
 # A deb-src entry for the next Debian release, built from this machine's own apt source (no host name hard-coded).
-src=$(ls /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 || true)
+src=$(ls /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v lookalike-pgvector-src | head -n 1 || true)
 if [ -n "$src" ]; then
   uris=$(awk '/^URIs:/{print $2; exit}' "$src")
 else
@@ -30,6 +30,7 @@ cd "$work"
 apt-get source --download-only pgvector
 tar xzf pgvector_*.orig.tar.gz
 cd pgvector-*/
-make PG_CONFIG=$PG_CONFIG
-make PG_CONFIG=$PG_CONFIG install
+# with_llvm=no: no JIT bitcode, so the build needs neither clang nor llvm
+make PG_CONFIG=$PG_CONFIG with_llvm=no
+make PG_CONFIG=$PG_CONFIG with_llvm=no install
 echo "pgvector installed: $(ls /usr/share/postgresql/15/extension/vector.control)"
