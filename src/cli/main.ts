@@ -167,12 +167,36 @@ export function buildProgram(): Command {
     .addOption(new Option('--pooling <how>', 'ViT-style token outputs: CLS token or mean of tokens (new collections)').choices(['cls', 'mean']))
     .option('--batch-size <n>', 'images per inference call', positiveInt('--batch-size'))
     .option('--no-progress', 'no progress bar')
+    .option('--queue <url>', 'distribute the work as jobs on this Redis (redis://host:port); run `lookalike worker` processes to do it')
     .action(
       async (
         dir: string,
         o: CommonOpts &
-          IndexFlags & { model?: string; exclude: string[]; prune?: boolean; labelKey?: string; progress: boolean; pooling?: 'cls' | 'mean' },
+          IndexFlags & { model?: string; exclude: string[]; prune?: boolean; labelKey?: string; progress: boolean; pooling?: 'cls' | 'mean'; queue?: string },
       ) => {
+      if (o.queue) {
+        const { submitIndexJobs } = await import('../queue/distributed.js');
+        const bar = progressBar(o.progress && process.stderr.isTTY === true);
+        const r = await submitIndexJobs({
+          queue: o.queue,
+          db: o.db,
+          collection: o.collection,
+          folder: dir,
+          exclude: o.exclude,
+          ...(o.model ? { model: o.model } : {}),
+          ...(o.labelKey ? { folderLabelKey: o.labelKey } : {}),
+          config: configFrom(o),
+          onProgress: bar.update,
+        });
+        bar.stop();
+        const { added, updated, unchanged, removed, failed, failures } = r;
+        if (o.json) print(JSON.stringify({ added, updated, unchanged, removed, failed, failures }));
+        else {
+          for (const f of failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
+          print(`${o.collection}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${failed} failed (${r.jobs} jobs, ${r.seconds.toFixed(1)} s)`);
+        }
+        return;
+      }
       await withDb(o, async (db) => {
         const exists = await db.store.hasCollection(o.collection);
         const model = o.model ?? (exists ? undefined : 'mobilenet-v1');
@@ -441,6 +465,34 @@ export function buildProgram(): Command {
       if (o.out) print(`report: ${path.resolve(o.out)}`);
     }
   });
+
+  program
+    .command('worker')
+    .description('process distributed index jobs from a Redis queue (see `index --queue`); run as many as you like')
+    .requiredOption('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379')
+    .option('--db <location>', 'only serve jobs for this store (default: any)')
+    .option('--concurrency <n>', 'jobs processed at once by this process', positiveInt('--concurrency'), 1)
+    .addOption(new Option('--device <device>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']))
+    .option('--threads <n>', 'inference threads', positiveInt('--threads'))
+    .option('--quiet', 'no per-job log')
+    .action(async (o: { queue: string; db?: string; concurrency: number; device?: 'cpu' | 'cuda'; threads?: number; quiet?: boolean }) => {
+      const { runWorker } = await import('../queue/distributed.js');
+      const w = await runWorker({
+        queue: o.queue,
+        ...(o.db ? { db: o.db } : {}),
+        concurrency: o.concurrency,
+        config: configFrom({ ...o, db: o.db ?? '', collection: '' }),
+        ...(o.quiet ? {} : { log: (l: string) => process.stderr.write(l + '\n') }),
+      });
+      process.stderr.write(`lookalike worker ${process.pid} waiting for jobs on ${o.queue}\n`);
+      const stop = async () => {
+        await w.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+      await new Promise(() => {});
+    });
 
   program
     .command('serve')

@@ -1,5 +1,6 @@
 /**
- * Vitest global setup: a real PostgreSQL 15 server with pgvector for the store contract tests, on 127.0.0.1 and a
+ * Vitest global setup: a real Redis for the queue tests and a real PostgreSQL 15 server with pgvector for the store
+ * contract tests, on 127.0.0.1 and a
  * free port, in a temporary data directory, stopped afterwards. `LOOKALIKE_TEST_PG=postgres://…` uses an existing
  * server instead. When neither works the tests that need it fail loudly (they are never skipped).
  * Install the server with `sudo bash scripts/ci/postgres.sh` (.ci/run does).
@@ -24,7 +25,44 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A throw-away redis-server (Debian's redis-server) on 127.0.0.1 and a free port, for the queue tests. */
+async function startRedis(project: TestProject): Promise<() => void> {
+  if (process.env.LOOKALIKE_TEST_REDIS) {
+    project.provide('redisUrl', process.env.LOOKALIKE_TEST_REDIS);
+    return () => {};
+  }
+  const bin = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((b) => fs.existsSync(b));
+  if (!bin) {
+    project.provide('redisUrl', 'error: redis-server is not installed (run: sudo bash scripts/setup-system.sh)');
+    return () => {};
+  }
+  const port = await freePort();
+  const { spawn } = await import('node:child_process');
+  const child = spawn(bin, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => (c.end(), resolve(true)));
+      c.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  project.provide('redisUrl', `redis://127.0.0.1:${port}`);
+  return () => {
+    child.kill('SIGTERM');
+  };
+}
+
 export default async function setup(project: TestProject): Promise<() => void> {
+  const stopRedis = await startRedis(project);
+  const stopPg = await startPostgres(project);
+  return () => {
+    stopRedis();
+    stopPg();
+  };
+}
+
+async function startPostgres(project: TestProject): Promise<() => void> {
   if (process.env.LOOKALIKE_TEST_PG) {
     project.provide('pgUrl', process.env.LOOKALIKE_TEST_PG);
     return () => {};
@@ -54,5 +92,6 @@ export default async function setup(project: TestProject): Promise<() => void> {
 declare module 'vitest' {
   export interface ProvidedContext {
     pgUrl: string;
+    redisUrl: string;
   }
 }

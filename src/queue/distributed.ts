@@ -1,0 +1,248 @@
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { createError, reasonOf } from '../errors.js';
+import { fileId, type IndexFailure, type IndexProgress } from '../ingest/ingest.js';
+import { walkImages } from '../ingest/walk.js';
+import { readImageFile } from '../image/read.js';
+import { openDatabase, type Collection } from '../lookalike.js';
+import type { Metadata } from '../store/types.js';
+
+/**
+ * Distributed ingestion on BullMQ (Redis): `submitIndexJobs` splits a folder into jobs of a few dozen files;
+ * any number of `runWorker` processes (on any machine that sees the files and the database) embed and write them.
+ * Effects are idempotent upserts keyed by the file's path id, so a retried or duplicated job never creates
+ * duplicates; a bad image is a failure in the job's result, not a job failure (no retry loop); a worker that
+ * dies has its job taken over by another once its lock expires.
+ */
+
+export const QUEUE_NAME = 'lookalike-ingest';
+
+export interface IngestJobData {
+  readonly run: string;
+  readonly db: string;
+  readonly collection: string;
+  readonly files: { path: string }[];
+  readonly folderLabelKey?: string;
+}
+
+export interface IngestJobResult {
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly failures: IndexFailure[];
+}
+
+function connectionOf(url: string): { host: string; port: number; password?: string; db?: number; maxRetriesPerRequest: null } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw createError('INVALID_ARGUMENT', `--queue must be a redis:// URL (got "${url}").`, { field: 'queue' });
+  }
+  if (u.protocol !== 'redis:') throw createError('INVALID_ARGUMENT', `--queue must be a redis:// URL (got "${url}").`, { field: 'queue' });
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: Number(u.port || 6379),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+export interface SubmitOptions {
+  readonly queue: string;
+  readonly db: string;
+  readonly collection: string;
+  readonly model?: string;
+  readonly folder: string;
+  readonly exclude?: readonly string[];
+  readonly folderLabelKey?: string;
+  /** Files per job (default 64). */
+  readonly jobSize?: number;
+  readonly config?: Partial<Config>;
+  readonly onProgress?: (p: IndexProgress) => void;
+}
+
+export interface DistributedReport {
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly removed: number;
+  readonly failed: number;
+  readonly failures: IndexFailure[];
+  readonly jobs: number;
+  readonly seconds: number;
+}
+
+/** Enqueue the changed files of `folder` and wait until workers have processed all of them. */
+export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedReport> {
+  const started = performance.now();
+  const connection = connectionOf(opts.queue);
+  // the collection exists (created with its model) before any worker touches it
+  const db = await openDatabase(opts.db, opts.config ?? {});
+  let todo: { path: string }[];
+  let unchanged = 0;
+  try {
+    const col = await db.collection(opts.collection, { ...(opts.model ? { model: opts.model } : {}), trainingFolder: opts.folder });
+    await col.close();
+    const files = await walkImages(path.resolve(opts.folder), { ...(opts.exclude ? { exclude: opts.exclude } : {}) });
+    const states = await col.store.fileStates();
+    todo = files.filter((f) => {
+      const s = states.get(f.path);
+      const same = s !== undefined && s.size === f.size && s.mtimeMs === f.mtimeMs;
+      if (same) unchanged++;
+      return !same;
+    });
+  } finally {
+    await db.close();
+  }
+  const run = randomUUID();
+  const size = opts.jobSize ?? 64;
+  const queue = new Queue<IngestJobData, IngestJobResult>(QUEUE_NAME, { connection });
+  const events = new QueueEvents(QUEUE_NAME, { connection });
+  const total = { added: 0, updated: 0, unchanged, failures: [] as IndexFailure[] };
+  const jobs = Math.ceil(todo.length / size);
+  let finished = 0;
+  let done = unchanged;
+  const all = todo.length + unchanged;
+  try {
+    await events.waitUntilReady();
+    const pending = new Set<string>();
+    const finishedAll = new Promise<void>((resolve) => {
+      const check = () => {
+        if (finished >= jobs) resolve();
+      };
+      const onResult = (jobId: string, result: IngestJobResult | undefined, error?: string) => {
+        if (!pending.delete(jobId)) return;
+        finished++;
+        if (result) {
+          total.added += result.added;
+          total.updated += result.updated;
+          total.unchanged += result.unchanged;
+          total.failures.push(...result.failures);
+          done += result.added + result.updated + result.unchanged + result.failures.length;
+        } else total.failures.push({ path: `(job ${jobId})`, error: error ?? 'job failed' });
+        const secs = (performance.now() - started) / 1000;
+        const rate = (done - unchanged) / Math.max(secs, 1e-3);
+        opts.onProgress?.({ total: all, done, added: total.added, updated: total.updated, unchanged: total.unchanged, failed: total.failures.length, imagesPerSecond: rate, etaSeconds: rate > 0 ? (all - done) / rate : null });
+        check();
+      };
+      events.on('completed', ({ jobId, returnvalue }) => onResult(jobId, (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as IngestJobResult));
+      events.on('failed', ({ jobId, failedReason }) => {
+        void queue.getJob(jobId).then((job) => {
+          // only final failures count (retries in progress are not the end)
+          if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) onResult(jobId, undefined, failedReason);
+        });
+      });
+      check();
+    });
+    const batch: { name: string; data: IngestJobData; opts: { jobId: string; attempts: number; backoff: { type: 'exponential'; delay: number }; removeOnComplete: number; removeOnFail: number } }[] = [];
+    for (let i = 0; i < jobs; i++) {
+      const jobId = `${run}-${i}`;
+      pending.add(jobId);
+      batch.push({
+        name: 'index',
+        data: { run, db: opts.db, collection: opts.collection, files: todo.slice(i * size, (i + 1) * size), ...(opts.folderLabelKey ? { folderLabelKey: opts.folderLabelKey } : {}) },
+        opts: { jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 10_000, removeOnFail: 10_000 },
+      });
+    }
+    for (let i = 0; i < batch.length; i += 500) await queue.addBulk(batch.slice(i, i + 500));
+    await finishedAll;
+  } finally {
+    await events.close();
+    await queue.close();
+  }
+  return {
+    added: total.added,
+    updated: total.updated,
+    unchanged: total.unchanged,
+    removed: 0,
+    failed: total.failures.length,
+    failures: total.failures,
+    jobs,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+export interface WorkerOptions {
+  readonly queue: string;
+  /** Only serve jobs for this database (default: any). */
+  readonly db?: string;
+  /** Jobs processed at once by this process (default 1). */
+  readonly concurrency?: number;
+  readonly config?: Partial<Config>;
+  readonly log?: (line: string) => void;
+}
+
+/** Process ingest jobs until stopped; resolves with a `close` function. */
+export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Promise<void>; processed: () => number }> {
+  const connection = connectionOf(opts.queue);
+  const dbs = new Map<string, ReturnType<typeof openDatabase>>();
+  const collections = new Map<string, Promise<Collection>>();
+  let processed = 0;
+  const worker = new Worker<IngestJobData, IngestJobResult>(
+    QUEUE_NAME,
+    async (job: Job<IngestJobData, IngestJobResult>): Promise<IngestJobResult> => {
+      const { data } = job;
+      if (opts.db && data.db !== opts.db) throw new Error(`job for database ${data.db}, this worker serves ${opts.db}`);
+      let dbp = dbs.get(data.db);
+      if (!dbp) {
+        dbp = openDatabase(data.db, opts.config ?? {});
+        dbs.set(data.db, dbp);
+      }
+      const db = await dbp;
+      const key = `${data.db}\u0000${data.collection}`;
+      let colp = collections.get(key);
+      if (!colp) {
+        colp = db.openCollection(data.collection);
+        collections.set(key, colp);
+        colp.catch(() => collections.delete(key));
+      }
+      const col = await colp;
+      const embedder = await col.embedder(); // loaded once per collection and process
+      const result = { added: 0, updated: 0, unchanged: 0, failures: [] as IndexFailure[] };
+      const prepared: { id: string; path: string; hash: string; size: number; mtimeMs: number; image: Awaited<ReturnType<typeof embedder.prepareImage>>; metadata: Metadata }[] = [];
+      for (const f of data.files) {
+        try {
+          const file = await readImageFile(f.path, db.config.maxFileBytes);
+          const metadata: Metadata = data.folderLabelKey ? { [data.folderLabelKey]: path.basename(path.dirname(f.path)) } : {};
+          prepared.push({ id: fileId(f.path), path: f.path, hash: file.contentHash, size: file.size, mtimeMs: file.mtimeMs, image: await embedder.prepareImage(file.bytes), metadata });
+        } catch (e) {
+          result.failures.push({ path: f.path, error: reasonOf(e) });
+        }
+      }
+      if (prepared.length > 0) {
+        const vectors = await embedder.embedPrepared(prepared.map((p) => p.image));
+        const extra = embedder.vectorMetadata?.bind(embedder);
+        const r = await col.store.upsert(
+          prepared.map((p, i) => ({
+            id: p.id,
+            path: p.path,
+            contentHash: p.hash,
+            size: p.size,
+            mtimeMs: p.mtimeMs,
+            metadata: { ...p.metadata, ...(extra ? extra(vectors[i]!) : {}) },
+            vector: vectors[i]!,
+          })),
+        );
+        result.added += r.added;
+        result.updated += r.updated;
+      }
+      processed += data.files.length;
+      opts.log?.(`job ${job.id}: ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.failures.length} failed`);
+      return result;
+    },
+    { connection, concurrency: opts.concurrency ?? 1, lockDuration: 15_000, stalledInterval: 5_000, maxStalledCount: 5 },
+  );
+  await worker.waitUntilReady();
+  return {
+    processed: () => processed,
+    close: async () => {
+      await worker.close();
+      for (const c of collections.values()) await (await c.catch(() => undefined))?.close();
+      for (const d of dbs.values()) await (await d.catch(() => undefined))?.close();
+    },
+  };
+}
