@@ -471,7 +471,7 @@ export function buildProgram(): Command {
     .description('process distributed index jobs from a Redis queue (see `index --queue`); run as many as you like')
     .requiredOption('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379')
     .option('--db <location>', 'only serve jobs for this store (default: any)')
-    .option('--concurrency <n>', 'jobs processed at once by this process', positiveInt('--concurrency'), 1)
+    .option('--concurrency <n>', 'jobs processed at once by this process (2 keeps decoding and inference overlapped)', positiveInt('--concurrency'), 2)
     .addOption(new Option('--device <device>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']))
     .option('--threads <n>', 'inference threads', positiveInt('--threads'))
     .option('--quiet', 'no per-job log')
