@@ -43,3 +43,18 @@ export function randomUnitVectors(n: number, d: number, seed: number): Float32Ar
     return v;
   });
 }
+
+/** A new, empty database on the test PostgreSQL server (started by test/setup/postgres.ts); fails loudly without one. */
+export async function freshPostgresDb(serverUrl: string, prefix = 'lookalike_test'): Promise<string> {
+  if (serverUrl.startsWith('error:')) throw new Error(serverUrl.slice(7));
+  const { default: pg } = await import('pg');
+  const name = `${prefix}_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return serverUrl.replace(/\/[^/]*$/, `/${name}`);
+}

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { createError, reasonOf } from '../errors.js';
-import { fileId, type IndexFailure, type IndexProgress } from '../ingest/ingest.js';
+import { fileId, type IndexFailure, type IndexProgress, type IndexReport } from '../ingest/ingest.js';
 import { walkImages } from '../ingest/walk.js';
 import { readImageFile } from '../image/read.js';
 import { openDatabase, type Collection } from '../lookalike.js';
@@ -65,15 +65,9 @@ export interface SubmitOptions {
   readonly onProgress?: (p: IndexProgress) => void;
 }
 
-export interface DistributedReport {
-  readonly added: number;
-  readonly updated: number;
-  readonly unchanged: number;
-  readonly removed: number;
-  readonly failed: number;
-  readonly failures: IndexFailure[];
+/** The same counts as a local run's report, plus the number of jobs. */
+export interface DistributedReport extends Omit<IndexReport, 'interrupted' | 'imagesPerSecond'> {
   readonly jobs: number;
-  readonly seconds: number;
 }
 
 /** Enqueue the changed files of `folder` and wait until workers have processed all of them. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { CLI, requireShared, SHARED } from '../helpers.js';
+import { CLI, freshPostgresDb, requireShared, SHARED } from '../helpers.js';
 
 const run = promisify(execFile);
 
@@ -18,12 +18,7 @@ describe('distributed ingestion (slow)', () => {
     const pgUrl = inject('pgUrl');
     for (const u of [redis, pgUrl]) if (u.startsWith('error:')) throw new Error(u.slice(7));
     const data = requireShared(path.join(SHARED, 'datasets', 'cifar10-test'));
-    const dbName = `lookalike_queue_${process.pid}_${Date.now()}`;
-    const admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const db = pgUrl.replace(/\/[^/]*$/, `/${dbName}`);
+    const db = await freshPostgresDb(pgUrl, 'lookalike_queue');
 
     const env = { ...process.env, LOOKALIKE_THREADS: '1' };
     const workers: ChildProcess[] = [0, 1, 2].map(() =>

@@ -2,12 +2,11 @@
  * One contract for every store back-end: the embedded store and PostgreSQL + pgvector (a real server started by
  * test/setup/postgres.ts) must behave the same and give the same exact-search results for the same data.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { EmbedderSpec } from '../../src/embed/types.js';
 import { openStore } from '../../src/store/registry.js';
 import type { StoreCollection, VectorStore } from '../../src/store/types.js';
-import { randomUnitVectors, tmpDir } from '../helpers.js';
+import { freshPostgresDb, randomUnitVectors, tmpDir } from '../helpers.js';
 
 const D = 24;
 const embedder: EmbedderSpec = { id: 'test', kind: 'test', model: 'test', revision: '0', dimension: D, modalities: ['image'], preprocessing: {} };
@@ -15,16 +14,7 @@ const base = { embedder, dimension: D, metric: 'cosine' as const, vectorType: 'f
 const VECS = randomUnitVectors(1500, D, 77);
 const QUERIES = randomUnitVectors(20, D, 78);
 
-async function freshPostgres(): Promise<string> {
-  const url = inject('pgUrl');
-  if (url.startsWith('error:')) throw new Error(url.slice(7));
-  const name = `lookalike_test_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return url.replace(/\/[^/]*$/, `/${name}`);
-}
+const freshPostgres = () => freshPostgresDb(inject('pgUrl'));
 
 const BACKENDS: [string, () => Promise<string>][] = [
   ['embedded', async () => tmpDir()],

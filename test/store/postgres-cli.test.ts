@@ -1,23 +1,15 @@
 /** The CLI runs unchanged on PostgreSQL: index the sample flowers and search, as with the embedded store. */
 import { execFile } from 'node:child_process';
-import pg from 'pg';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { CLI, SAMPLES, tmpDir } from '../helpers.js';
+import { CLI, freshPostgresDb, SAMPLES, tmpDir } from '../helpers.js';
 
 const run = promisify(execFile);
 const cli = async (args: string[]) => JSON.parse((await run(process.execPath, [CLI, ...args], { env: { ...process.env, LOOKALIKE_THREADS: '1' } })).stdout);
 
 describe('CLI on PostgreSQL + pgvector', () => {
   it('index, re-index, info and search give the same answers as the embedded store', async () => {
-    const url = inject('pgUrl');
-    if (url.startsWith('error:')) throw new Error(url.slice(7));
-    const name = `lookalike_cli_${process.pid}_${Date.now()}`;
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const pgDb = url.replace(/\/[^/]*$/, `/${name}`);
+    const pgDb = await freshPostgresDb(inject('pgUrl'), 'lookalike_cli');
     const fileDb = tmpDir();
     for (const db of [pgDb, fileDb]) {
       expect(await cli(['index', SAMPLES, '--db', db, '-c', 'flowers', '--model', 'color-histogram', '--label-key', 'species', '--json'])).toMatchObject({
