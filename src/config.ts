@@ -21,7 +21,7 @@ export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import
  * | threads | `LOOKALIKE_THREADS` | number of CPU cores (ONNX threads in all, split over the workers) |
  * | inferenceWorkers | `LOOKALIKE_INFERENCE_WORKERS` | number of CPU cores (ONNX sessions in worker threads, each gets threads/workers) |
  * | batchSize | `LOOKALIKE_BATCH_SIZE` | images per inference call: `8` on CPU, `64` with CUDA |
- * | decodeConcurrency | `LOOKALIKE_DECODE_CONCURRENCY` | `max(2, cores)` images decoded at once |
+ * | decodeConcurrency | `LOOKALIKE_DECODE_CONCURRENCY` | `max(2, cores)`: least number of images read and decoded ahead of inference (ingest keeps at least 4 batches ahead) |
  * | maxPixels | `LOOKALIKE_MAX_PIXELS` | `100000000` (decompression-bomb guard) |
  * | maxFileBytes | `LOOKALIKE_MAX_FILE_BYTES` | `268435456` (256 MiB) |
  */
