@@ -1,9 +1,10 @@
-import fg from 'fast-glob';
 import fs from 'node:fs';
 import path from 'node:path';
+import picomatch from 'picomatch';
 import { createError } from '../errors.js';
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif'] as const;
+const EXT = new Set<string>(IMAGE_EXTENSIONS.map((e) => `.${e}`));
 
 export interface WalkedFile {
   readonly path: string;
@@ -12,14 +13,17 @@ export interface WalkedFile {
 }
 
 export interface WalkOptions {
-  /** Glob patterns (relative to the root, e.g. `**\/thumbs/**`, `*.gif`) to leave out. */
+  /** Glob patterns (relative to the root, e.g. `thumbs/**`, `**\/*.gif`) to leave out. */
   readonly exclude?: readonly string[];
+  /** Follow symbolic links to files and folders (default true); loops are detected and walked once. */
   readonly followSymlinks?: boolean;
 }
 
 /**
  * All image files under `root` (recursively; by extension, case-insensitive; hidden files and folders skipped),
- * sorted by path so runs are reproducible. `root` may also be a single file.
+ * sorted by path so runs are reproducible. `root` may also be a single file. Symbolic links are followed, but a
+ * folder (or file) reached twice — through a link loop or two links — is walked (or listed) once; dangling links and
+ * unreadable folders are passed over.
  */
 export async function walkImages(root: string, opts: WalkOptions = {}): Promise<WalkedFile[]> {
   const abs = path.resolve(root);
@@ -30,18 +34,52 @@ export async function walkImages(root: string, opts: WalkOptions = {}): Promise<
     throw createError('FILE_NOT_FOUND', `Folder not found: ${abs}`, { path: abs });
   }
   if (st.isFile()) return [{ path: abs, size: st.size, mtimeMs: st.mtimeMs }];
-  const entries = await fg(`**/*.{${IMAGE_EXTENSIONS.join(',')}}`, {
-    cwd: abs,
-    absolute: true,
-    dot: false,
-    onlyFiles: true,
-    caseSensitiveMatch: false,
-    followSymbolicLinks: opts.followSymlinks ?? true,
-    suppressErrors: true,
-    ignore: [...(opts.exclude ?? [])],
-    stats: true,
-  });
-  return entries
-    .map((e) => ({ path: path.normalize(e.path), size: e.stats?.size ?? 0, mtimeMs: e.stats?.mtimeMs ?? 0 }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const excluded = opts.exclude?.length ? picomatch([...opts.exclude], { dot: true }) : undefined;
+  const follow = opts.followSymlinks ?? true;
+  const seen = new Set<string>([`${st.dev}:${st.ino}`]);
+  const out: WalkedFile[] = [];
+  const stack = [abs];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(dir, { withFileTypes: true });
+    } catch {
+      continue; // unreadable folder
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(dir, e.name);
+      if (excluded?.(path.relative(abs, p))) continue;
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      let stats: fs.Stats | undefined;
+      if (e.isSymbolicLink()) {
+        if (!follow) continue;
+        try {
+          stats = await fs.promises.stat(p);
+        } catch {
+          continue; // dangling link
+        }
+        isDir = stats.isDirectory();
+        isFile = stats.isFile();
+      }
+      if (isDir) {
+        stats ??= await fs.promises.stat(p).catch(() => undefined);
+        if (!stats) continue;
+        const key = `${stats.dev}:${stats.ino}`;
+        if (seen.has(key)) continue; // link loop or second way in
+        seen.add(key);
+        stack.push(p);
+      } else if (isFile && EXT.has(path.extname(e.name).toLowerCase())) {
+        stats ??= await fs.promises.stat(p).catch(() => undefined);
+        if (!stats) continue;
+        const key = `${stats.dev}:${stats.ino}`;
+        if (seen.has(key)) continue; // the same file through another link
+        seen.add(key);
+        out.push({ path: p, size: stats.size, mtimeMs: stats.mtimeMs });
+      }
+    }
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
