@@ -51,6 +51,22 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_path ON items (cid, path);
 `;
 
+/**
+ * Run a write transaction. Writes use BEGIN IMMEDIATE (the write lock is taken first, so SQLite waits up to the busy
+ * timeout for another process instead of failing when a read would have to upgrade); if the lock is still held by
+ * another process after that, the error says so.
+ */
+function write<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if ((e as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
+      throw createError('STORE_BUSY', 'The store is busy: another process held its write lock for more than 15 s. Try again when it is done.', {}, e);
+    }
+    throw e;
+  }
+}
+
 /** Versioned schema migrations, each in one transaction: `MIGRATIONS[v]` takes a store from version v to v + 1. */
 const MIGRATIONS: Record<number, (db: Database.Database) => void> = {
   // 2: a per-collection write counter, so derived indexes saved on disk know whether they are current
@@ -67,7 +83,7 @@ function migrate(db: Database.Database, from: number): void {
       db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(
         String(v + 1),
       );
-    })();
+    }).immediate();
   }
   if (from === SCHEMA_VERSION) {
     db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
@@ -283,7 +299,7 @@ class EmbeddedCollection implements StoreCollection {
     let added = 0;
     let updated = 0;
     this.syncIndex();
-    this.db.transaction(() => {
+    write(() => this.db.transaction(() => {
       for (const it of items) {
         const blob = vectorBlob(it.vector);
         const fields = [
@@ -309,7 +325,7 @@ class EmbeddedCollection implements StoreCollection {
         }
       }
       if (items.length > 0) this.stmts.bump.run(this.cid);
-    })();
+    }).immediate());
     // Committed: now mirror into the in-memory indexes (if they are loaded).
     const proj = this.projection();
     if (this.index) for (const [rid, v] of written) this.index.upsert(rid, proj ? proj.apply(v) : v);
@@ -325,21 +341,23 @@ class EmbeddedCollection implements StoreCollection {
   }
 
   async touchFiles(states: readonly { id: string; size: number; mtimeMs: number }[]): Promise<void> {
-    this.db.transaction(() => {
-      for (const s of states) this.stmts.touch.run(s.size, s.mtimeMs, this.cid, s.id);
-    })();
+    write(() =>
+      this.db.transaction(() => {
+        for (const s of states) this.stmts.touch.run(s.size, s.mtimeMs, this.cid, s.id);
+      }).immediate(),
+    );
   }
 
   async delete(ids: readonly string[]): Promise<number> {
     this.syncIndex();
     const removed: number[] = [];
-    this.db.transaction(() => {
+    write(() => this.db.transaction(() => {
       for (const id of ids) {
         const rid = this.stmts.del.get(this.cid, id) as number | undefined;
         if (rid !== undefined) removed.push(rid);
       }
       if (removed.length > 0) this.stmts.bump.run(this.cid);
-    })();
+    }).immediate());
     if (this.index) for (const rid of removed) this.index.remove(rid);
     if (this.ann && removed.length > 0) {
       for (const rid of removed) this.ann.remove(rid);

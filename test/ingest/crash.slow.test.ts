@@ -58,3 +58,22 @@ describe('crash safety (slow)', () => {
     expect(countRows(db)).toBe(960);
   }, 180_000);
 });
+
+describe('two index processes on one store at once (slow)', () => {
+  it('are serialised safely by SQLite: both finish, every image once', async () => {
+    requireShared(DATA);
+    const db = path.join(tmpDir(), 'db');
+    const folder = path.join(DATA, 'train');
+    // create the collection first, so both processes find it
+    await run(process.execPath, [CLI, 'index', path.join(folder, 'daisy'), '--db', db, '-c', 'f', '--model', 'color-histogram', '--json']);
+    const args = [CLI, 'index', folder, '--db', db, '-c', 'f', '--json'];
+    const [a, b] = await Promise.all([run(process.execPath, args), run(process.execPath, args)]);
+    const ra = JSON.parse(a.stdout) as { added: number; updated: number; failed: number };
+    const rb = JSON.parse(b.stdout) as { added: number; updated: number; failed: number };
+    expect(ra.failed + rb.failed).toBe(0);
+    const check = new Database(path.join(db, DB_FILE), { readonly: true });
+    const r = check.prepare('SELECT count(*) AS n, count(DISTINCT path) AS p FROM items').get() as { n: number; p: number };
+    check.close();
+    expect(r).toEqual({ n: 720, p: 720 });
+  }, 120_000);
+});
