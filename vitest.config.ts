@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // the long scenarios run with `npm run test:reliability` (CI runs a shorter configuration of them: see .ci/run)
+    exclude: ['test/reliability/**', 'node_modules/**'],
     globalSetup: ['test/setup/postgres.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
