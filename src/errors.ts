@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   DIMENSION_MISMATCH: 'A vector has the wrong number of dimensions.',
   STORE_CORRUPT: 'The store on disk is damaged or from an incompatible version.',
   STORE_BUSY: 'Another process holds the store.',
+  STORAGE_FULL: 'The disk holding the store is full.',
   INTERNAL: 'An unexpected internal error.',
 } as const;
 
@@ -82,5 +83,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'STORE_CORRUPT':
     case 'INTERNAL':
       return 500;
+    case 'STORAGE_FULL':
+      return 507;
   }
 }

@@ -60,8 +60,17 @@ function write<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if ((e as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
+    const code = (e as { code?: string }).code ?? '';
+    if (code.startsWith('SQLITE_BUSY')) {
       throw createError('STORE_BUSY', 'The store is busy: another process held its write lock for more than 15 s. Try again when it is done.', {}, e);
+    }
+    if (code.startsWith('SQLITE_FULL') || code === 'SQLITE_IOERR_WRITE') {
+      throw createError(
+        'STORAGE_FULL',
+        'The disk holding the store is full. Everything committed before is kept (the last batch was rolled back): free some space and run the same command again to continue.',
+        {},
+        e,
+      );
     }
     throw e;
   }
