@@ -78,7 +78,11 @@ export async function indexFolder(
 ): Promise<IndexReport> {
   const started = performance.now();
   const absRoot = path.resolve(root);
-  const files = await walkImages(absRoot, { ...(opts.exclude ? { exclude: opts.exclude } : {}) });
+  const walkProblems: IndexFailure[] = [];
+  const files = await walkImages(absRoot, {
+    ...(opts.exclude ? { exclude: opts.exclude } : {}),
+    onProblem: (p, error) => walkProblems.push({ path: p, error }),
+  });
   const states = await collection.fileStates();
 
   const todo: WalkedFile[] = [];
@@ -89,8 +93,8 @@ export async function indexFolder(
     else todo.push(f);
   }
 
-  const counts = { added: 0, updated: 0, unchanged, failed: 0, embedded: 0 };
-  const failures: IndexFailure[] = [];
+  const counts = { added: 0, updated: 0, unchanged, failed: walkProblems.length, embedded: 0 };
+  const failures: IndexFailure[] = [...walkProblems];
   const batchSize = opts.batchSize ?? 32;
   const maxInflight = Math.max(opts.decodeConcurrency ?? 4, 4 * batchSize);
   const total = files.length;

@@ -17,6 +17,8 @@ export interface WalkOptions {
   readonly exclude?: readonly string[];
   /** Follow symbolic links to files and folders (default true); loops are detected and walked once. */
   readonly followSymlinks?: boolean;
+  /** Called for what cannot be walked: a dangling link to an image name, an unreadable folder. */
+  readonly onProblem?: (path: string, reason: string) => void;
 }
 
 /**
@@ -44,8 +46,9 @@ export async function walkImages(root: string, opts: WalkOptions = {}): Promise<
     let entries: fs.Dirent[];
     try {
       entries = await fs.promises.readdir(dir, { withFileTypes: true });
-    } catch {
-      continue; // unreadable folder
+    } catch (e) {
+      opts.onProblem?.(dir, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      continue;
     }
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
@@ -58,8 +61,12 @@ export async function walkImages(root: string, opts: WalkOptions = {}): Promise<
         if (!follow) continue;
         try {
           stats = await fs.promises.stat(p);
-        } catch {
-          continue; // dangling link
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (EXT.has(path.extname(p).toLowerCase())) {
+            opts.onProblem?.(p, code === 'ELOOP' ? 'symbolic link loop' : `broken symbolic link (${code ?? 'error'})`);
+          }
+          continue;
         }
         isDir = stats.isDirectory();
         isFile = stats.isFile();

@@ -156,6 +156,9 @@ describe('HTTP API', () => {
       ['path traversal in an id', { method: 'GET', url: '/v1/collections/flowers/items/..%2F..%2Fetc%2Fpasswd/thumbnail' }, 400, 'INVALID_ARGUMENT'],
       ['bad thumbnail size', { method: 'GET', url: '/v1/collections/flowers/items/x/thumbnail?size=99999' }, 400, 'INVALID_ARGUMENT'],
       ['unknown route', { method: 'GET', url: '/v1/nothing' }, 404, 'NOT_FOUND'],
+      ['oversize JSON body', { method: 'POST', url: '/v1/collections/flowers/search', payload: { text: 'x'.repeat(2_000_000) } }, 413, 'PAYLOAD_TOO_LARGE'],
+      ['missing API key on a write', { method: 'POST', url: '/v1/collections', payload: { name: 'x', model: 'pixels' } }, 401, 'UNAUTHORIZED'],
+      ['unknown collection on a write', { method: 'DELETE', url: '/v1/collections/nope', headers: { authorization: `Bearer ${KEY}` } }, 404, 'COLLECTION_NOT_FOUND'],
     ];
     for (const [what, req, status, code] of cases) {
       const r = await app.inject(req);
@@ -165,6 +168,9 @@ describe('HTTP API', () => {
       expect(body.error.message.length).toBeGreaterThan(5);
       expect(r.body).not.toMatch(/\n\s+at /);
     }
+    // and the server is still healthy
+    expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
+    expect((await app.inject({ method: 'POST', url: '/v1/collections/flowers/search', payload: { id: 'x' } })).statusCode).toBe(404);
   });
 
   it('rejects oversize uploads, non-images and decompression bombs with 4xx', async () => {
