@@ -97,8 +97,14 @@ describe('bad and awkward input (generated corpus)', () => {
     const db = await openDatabase(tmpDir(), { threads: 1, maxPixels: 100_000_000 });
     const col = await db.collection('c', { model: 'mobilenet-v1' });
     const t0 = Date.now();
+    const rss0 = process.memoryUsage().rss;
+    let peak = rss0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
     const r = await col.indexFolder(dir);
+    clearInterval(sampler);
     expect(Date.now() - t0).toBeLessThan(60_000);
+    // the 20000x20000 bomb is refused from its header: memory stays bounded (decoding it would take 1.2 GB)
+    expect(peak - rss0).toBeLessThan(300 * 2 ** 20);
     const reasons = Object.fromEntries(r.failures.map((f) => [path.basename(f.path), f.error]));
     for (const [name, re] of Object.entries(bad)) expect([name, reasons[name]]).toEqual([name, expect.stringMatching(re)]);
     // every good file is indexed exactly once: the symlink loop is walked once, the dangling link reported
