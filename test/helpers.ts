@@ -58,3 +58,18 @@ export async function freshPostgresDb(serverUrl: string, prefix = 'lookalike_tes
   }
   return serverUrl.replace(/\/[^/]*$/, `/${name}`);
 }
+
+/** Rows in an embedded store's items table, read through a separate read-only connection (0 while it does not exist). */
+export async function countStoredItems(dbDir: string): Promise<number> {
+  const { default: Database } = await import('better-sqlite3');
+  try {
+    const db = new Database(path.join(dbDir, 'lookalike.sqlite'), { readonly: true, fileMustExist: true, timeout: 5000 });
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}

@@ -9,23 +9,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/store/embedded.js';
-import { CLI, requireShared, SHARED, tmpDir } from '../helpers.js';
+import { CLI, countStoredItems, requireShared, SHARED, tmpDir } from '../helpers.js';
 
 const run = promisify(execFile);
 const DATA = path.join(SHARED, 'datasets', 'oxford-flowers17');
-
-function countRows(dbDir: string): number {
-  try {
-    const db = new Database(path.join(dbDir, DB_FILE), { readonly: true, fileMustExist: true, timeout: 5000 });
-    try {
-      return (db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return 0;
-  }
-}
 
 describe('crash safety (slow)', () => {
   it('SIGKILL mid-ingest loses nothing committed; the re-run completes without duplicates', async () => {
@@ -35,11 +22,11 @@ describe('crash safety (slow)', () => {
     const child = spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, LOOKALIKE_THREADS: '1' } });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     const deadline = Date.now() + 60_000;
-    while (countRows(db) < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await countStoredItems(db)) < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
 
-    const before = countRows(db);
+    const before = await countStoredItems(db);
     expect(before).toBeGreaterThanOrEqual(100);
     expect(before).toBeLessThan(960);
     const check = new Database(path.join(db, DB_FILE), { readonly: true });
@@ -55,7 +42,7 @@ describe('crash safety (slow)', () => {
     expect(report.added + report.unchanged).toBe(960);
     expect(report.unchanged).toBe(before);
     expect(report.failed).toBe(0);
-    expect(countRows(db)).toBe(960);
+    expect(await countStoredItems(db)).toBe(960);
   }, 180_000);
 });
 

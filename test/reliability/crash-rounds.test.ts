@@ -10,26 +10,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/store/embedded.js';
-import { CLI, requireShared, rng, ROOT, SHARED, tmpDir } from '../helpers.js';
+import { CLI, countStoredItems, requireShared, rng, ROOT, SHARED, tmpDir } from '../helpers.js';
 
 const run = promisify(execFile);
 const DATA = path.join(SHARED, 'datasets', 'cifar10-test');
 const N = Number(process.env.RELIABILITY_IMAGES ?? 5000);
 const ROUNDS = Number(process.env.RELIABILITY_ROUNDS ?? 4);
 const MODEL = process.env.RELIABILITY_MODEL ?? 'color-histogram';
-
-function rows(db: string): number {
-  try {
-    const d = new Database(path.join(db, DB_FILE), { readonly: true, fileMustExist: true, timeout: 5000 });
-    try {
-      return (d.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
-    } finally {
-      d.close();
-    }
-  } catch {
-    return 0;
-  }
-}
 
 /** Start a CLI command and SIGKILL it after `ms`; resolves when it is gone. */
 async function killAfter(args: string[], ms: number): Promise<void> {
@@ -61,7 +48,7 @@ describe(`crash rounds: ${N} images, ${ROUNDS} SIGKILLs (${MODEL})`, () => {
     const seen: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await killAfter(index, 400 + Math.floor(r() * 1500));
-      const n = rows(db);
+      const n = await countStoredItems(db);
       seen.push(n);
       const check = new Database(path.join(db, DB_FILE), { readonly: true });
       expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
@@ -73,7 +60,7 @@ describe(`crash rounds: ${N} images, ${ROUNDS} SIGKILLs (${MODEL})`, () => {
     const final = JSON.parse(stdout) as { added: number; unchanged: number; failed: number };
     expect(final.failed).toBe(0);
     expect(final.added + final.unchanged).toBe(N);
-    expect(rows(db)).toBe(N);
+    expect(await countStoredItems(db)).toBe(N);
 
     // vectors equal a clean run's
     const clean = path.join(tmpDir(), 'clean');
@@ -91,7 +78,7 @@ describe(`crash rounds: ${N} images, ${ROUNDS} SIGKILLs (${MODEL})`, () => {
     await killAfter(['reindex', '--db', db, '-c', 'c', '--index', 'hnsw', '--m', '24', '--ef-construction', '100'], 300);
     const check2 = JSON.parse((await run(process.execPath, [CLI, 'index-check', '--db', db, '-c', 'c', '--sample', '200', '--json'])).stdout) as { recallAtK: number };
     expect(check2.recallAtK).toBeGreaterThanOrEqual(0.95);
-    expect(rows(db)).toBe(N);
+    expect(await countStoredItems(db)).toBe(N);
 
     // SIGKILL during deletes (a child deleting 500 items in batches of 50): whole batches or nothing
     const script = path.join(tmpDir(), 'delete.mjs');
@@ -107,16 +94,16 @@ describe(`crash rounds: ${N} images, ${ROUNDS} SIGKILLs (${MODEL})`, () => {
     const child = spawn(process.execPath, [script], { stdio: 'ignore' });
     const gone = new Promise<void>((res) => child.on('exit', () => res()));
     const deadline = Date.now() + 60_000;
-    while (rows(db) === N && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
-    expect(rows(db)).toBeLessThan(N); // the deleting child got going before it was killed
+    while ((await countStoredItems(db)) === N && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
+    expect(await countStoredItems(db)).toBeLessThan(N); // the deleting child got going before it was killed
     child.kill('SIGKILL');
     await gone;
-    const left = rows(db);
+    const left = await countStoredItems(db);
     expect((N - left) % 50).toBe(0);
     const check3 = JSON.parse((await run(process.execPath, [CLI, 'index-check', '--db', db, '-c', 'c', '--sample', '100', '--json'])).stdout) as { recallAtK: number };
     expect(check3.recallAtK).toBeGreaterThanOrEqual(0.95);
     const again = JSON.parse((await run(process.execPath, [CLI, ...index], { maxBuffer: 64 << 20 })).stdout) as { added: number };
     expect(again.added).toBe(N - left);
-    expect(rows(db)).toBe(N);
+    expect(await countStoredItems(db)).toBe(N);
   }, 600_000);
 });
