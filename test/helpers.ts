@@ -73,3 +73,13 @@ export async function countStoredItems(dbDir: string): Promise<number> {
     return 0;
   }
 }
+
+/** A temporary folder of links to the first `n` images of ../shared/datasets/cifar10-test (class folders in order). */
+export function cifarSubset(n: number): string {
+  const data = requireShared(path.join(SHARED, 'datasets', 'cifar10-test', 'test'));
+  const folder = path.join(tmpDir(), 'images');
+  fs.mkdirSync(folder);
+  const all = fs.readdirSync(data).flatMap((c) => fs.readdirSync(path.join(data, c)).map((f) => path.join(data, c, f)));
+  all.slice(0, n).forEach((f, i) => fs.symlinkSync(f, path.join(folder, `${String(i).padStart(5, '0')}.jpg`)));
+  return folder;
+}

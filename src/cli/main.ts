@@ -140,6 +140,17 @@ function progressBar(enabled: boolean): { update: (p: IndexProgress) => void; st
   };
 }
 
+/** Keep a long-running command (serve, worker) alive until SIGINT/SIGTERM, then close it and exit. */
+async function runUntilSignal(close: () => Promise<void>): Promise<never> {
+  const stop = async () => {
+    await close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  return new Promise<never>(() => {});
+}
+
 function evalProgress(enabled: boolean): ((p: EvalProgress) => void) | undefined {
   if (!enabled) return undefined;
   return (p) => {
@@ -485,13 +496,7 @@ export function buildProgram(): Command {
         ...(o.quiet ? {} : { log: (l: string) => process.stderr.write(l + '\n') }),
       });
       process.stderr.write(`lookalike worker ${process.pid} waiting for jobs on ${o.queue}\n`);
-      const stop = async () => {
-        await w.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void stop());
-      process.once('SIGTERM', () => void stop());
-      await new Promise(() => {});
+      await runUntilSignal(() => w.close());
     });
 
   program
@@ -523,14 +528,10 @@ export function buildProgram(): Command {
         if (o.host !== '127.0.0.1' && o.host !== 'localhost' && !apiKey) {
           process.stderr.write('warning: listening beyond this machine without --api-key: anyone who can reach it can add and delete images.\n');
         }
-        const stop = async () => {
+        await runUntilSignal(async () => {
           await app.close();
           await db.close();
-          process.exit(0);
-        };
-        process.once('SIGINT', () => void stop());
-        process.once('SIGTERM', () => void stop());
-        await new Promise(() => {});
+        });
       },
     );
 

@@ -6,24 +6,18 @@
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/lookalike.js';
 import { buildServer } from '../../src/server/app.js';
-import { CLI, randomUnitVectors, requireShared, SAMPLES, SHARED, tmpDir } from '../helpers.js';
+import { cifarSubset, CLI, randomUnitVectors, SAMPLES, tmpDir } from '../helpers.js';
 
-const DATA = path.join(SHARED, 'datasets', 'cifar10-test');
 const N = Number(process.env.RELIABILITY_IMAGES ?? 5000);
 const SOAK = Number(process.env.SOAK_SECONDS ?? 60);
 
 describe('concurrency and soak', () => {
   it(`searches during an ingest of ${N} images and 500 deletes: no errors, no deleted hits, no torn reads`, async () => {
-    requireShared(DATA);
-    const folder = path.join(tmpDir(), 'images');
-    fs.mkdirSync(folder);
-    const all = fs.readdirSync(path.join(DATA, 'test')).flatMap((c) => fs.readdirSync(path.join(DATA, 'test', c)).map((f) => path.join(DATA, 'test', c, f)));
-    all.slice(0, N).forEach((f, i) => fs.symlinkSync(f, path.join(folder, `${String(i).padStart(5, '0')}.jpg`)));
+    const folder = cifarSubset(N);
     const dbDir = path.join(tmpDir(), 'db');
     const db = await openDatabase(dbDir, { threads: 1 });
     const col = await db.collection('c', { model: 'color-histogram' });

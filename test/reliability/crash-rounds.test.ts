@@ -10,10 +10,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/store/embedded.js';
-import { CLI, countStoredItems, requireShared, rng, ROOT, SHARED, tmpDir } from '../helpers.js';
+import { cifarSubset, CLI, countStoredItems, rng, ROOT, tmpDir } from '../helpers.js';
 
 const run = promisify(execFile);
-const DATA = path.join(SHARED, 'datasets', 'cifar10-test');
 const N = Number(process.env.RELIABILITY_IMAGES ?? 5000);
 const ROUNDS = Number(process.env.RELIABILITY_ROUNDS ?? 4);
 const MODEL = process.env.RELIABILITY_MODEL ?? 'color-histogram';
@@ -37,11 +36,7 @@ function vectorsByPath(db: string): Map<string, Buffer> {
 
 describe(`crash rounds: ${N} images, ${ROUNDS} SIGKILLs (${MODEL})`, () => {
   it('SIGKILL during ingest, reindex and deletes never corrupts or duplicates, and re-runs complete', async () => {
-    requireShared(DATA);
-    const folder = path.join(tmpDir(), 'images');
-    fs.mkdirSync(folder);
-    const all = fs.readdirSync(path.join(DATA, 'test')).flatMap((c) => fs.readdirSync(path.join(DATA, 'test', c)).map((f) => path.join(DATA, 'test', c, f)));
-    all.slice(0, N).forEach((f, i) => fs.symlinkSync(f, path.join(folder, `${String(i).padStart(5, '0')}.jpg`)));
+    const folder = cifarSubset(N);
     const db = path.join(tmpDir(), 'db');
     const index = ['index', folder, '--db', db, '-c', 'c', '--model', MODEL, '--index', 'hnsw', '--json'];
     const r = rng(2026);
