@@ -15,11 +15,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { FlatIndex, int8Scales } from '../dist/index/flat.js';
-import { HnswIndex } from '../dist/index/hnsw.js';
-import { IvfIndex } from '../dist/index/ivf.js';
-import { RandomProjection } from '../dist/index/projection.js';
-import { TopK } from '../dist/index/kernels.js';
+import { FlatIndex, int8Scales } from '../dist/ann/flat.js';
+import { HnswIndex } from '../dist/ann/hnsw.js';
+import { IvfIndex } from '../dist/ann/ivf.js';
+import { RandomProjection } from '../dist/ann/projection.js';
+import { TopK } from '../dist/ann/kernels.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compile src/index/wasm/kernels.wat (WebAssembly text, with SIMD) into src/index/wasm/kernels-wasm.ts, a base64
+// Compile src/ann/wasm/kernels.wat (WebAssembly text, with SIMD) into src/ann/wasm/kernels-wasm.ts, a base64
 // module committed with the sources, so neither users nor the build need a WebAssembly toolchain.
 // `node scripts/build-wasm.mjs --check` exits 1 when the committed module is stale.
 import fs from 'node:fs';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
-const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'index', 'wasm');
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'ann', 'wasm');
 const wat = fs.readFileSync(path.join(dir, 'kernels.wat'), 'utf8');
 const wabt = await wabtInit();
 const mod = wabt.parseWat('kernels.wat', wat, { simd: true });

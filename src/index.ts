@@ -1,7 +1,7 @@
 /** lookalike — image similarity search. The public library API; the CLI and server are thin shells over it. */
 export { openDatabase, LookalikeDatabase, Collection } from './lookalike.js';
 export type { CollectionInfo, CreateCollectionOptions, AddImageInput, AddImagesResult, IndexCheckResult } from './lookalike.js';
-export { HnswIndex, type HnswParams } from './index/hnsw.js';
+export { HnswIndex, type HnswParams } from './ann/hnsw.js';
 export { resolveConfig, defaultConfig, type Config } from './config.js';
 export { LookalikeError, createError, isLookalikeError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { loadEmbedder, loadEmbedderForSpec, listModels, assertCompatible } from './embed/registry.js';
@@ -16,7 +16,7 @@ export { walkImages, IMAGE_EXTENSIONS } from './ingest/walk.js';
 export { searchCollection, type Query, type SearchOptions } from './search/search.js';
 export { openStore } from './store/registry.js';
 export { EmbeddedStore } from './store/embedded.js';
-export { FlatIndex } from './index/flat.js';
+export { FlatIndex } from './ann/flat.js';
 export type {
   CollectionSpec,
   Hit,

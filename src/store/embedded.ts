@@ -2,11 +2,11 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createError, reasonOf } from '../errors.js';
-import { FlatIndex, int8Scales } from '../index/flat.js';
+import { FlatIndex, int8Scales } from '../ann/flat.js';
 import os from 'node:os';
-import { HnswIndex } from '../index/hnsw.js';
-import { IvfIndex } from '../index/ivf.js';
-import { RandomProjection } from '../index/projection.js';
+import { HnswIndex } from '../ann/hnsw.js';
+import { IvfIndex } from '../ann/ivf.js';
+import { RandomProjection } from '../ann/projection.js';
 import { checkVector, CollectionSpecSchema, parseStoredSpec, validateCollectionName, validateWhere } from './spec.js';
 import type {
   CollectionSpec,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FlatIndex } from '../../src/index/flat.js';
-import { TopK } from '../../src/index/kernels.js';
+import { FlatIndex } from '../../src/ann/flat.js';
+import { TopK } from '../../src/ann/kernels.js';
 import { randomUnitVectors, rng } from '../helpers.js';
 
 function bruteForce(vectors: Map<number, Float32Array>, q: Float32Array, k: number) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlatIndex, fromHalf, int8Scales, toHalf } from '../../src/index/flat.js';
+import { FlatIndex, fromHalf, int8Scales, toHalf } from '../../src/ann/flat.js';
 import { randomUnitVectors } from '../helpers.js';
 
 function recall(a: { key: number }[][], b: { key: number }[][]): number {

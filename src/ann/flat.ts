@@ -61,7 +61,7 @@ const MAX_BYTES = 65536 * PAGE; // wasm32: 4 GiB of linear memory
 
 /**
  * Exact inner-product index. Vectors live in one contiguous block of WebAssembly memory (rows zero-padded to a
- * multiple of 8 floats) scanned by a SIMD kernel (src/index/wasm/kernels.wat); no per-vector objects. Keys are the
+ * multiple of 8 floats) scanned by a SIMD kernel (src/ann/wasm/kernels.wat); no per-vector objects. Keys are the
  * store's integer row ids. Deletes move the last row into the hole, so the matrix stays dense. Rebuildable at any
  * time from the store, which stays the source of truth.
  *
