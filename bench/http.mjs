@@ -32,7 +32,7 @@ const report = await col.indexFolder(values.folder);
 const count = await col.count();
 if (count < 10_000) log(`warning: only ${count} images (the target is ≥ 10,000)`);
 log(`collection: ${count} images (${report.added} added now), ${col.spec.dimension}-d ${col.spec.embedder.id}`);
-const ids = [...(await col.store.fileStates()).values()].map((f) => f.id);
+const ids = (await col.files()).map((f) => f.id);
 
 const app = await buildServer({ db, defaultCollection: 'bench' });
 const address = await app.listen({ host: '127.0.0.1', port: 0 });

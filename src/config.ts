@@ -21,7 +21,9 @@ export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import
  * | threads | `LOOKALIKE_THREADS` | number of CPU cores (ONNX threads in all, split over the workers) |
  * | inferenceWorkers | `LOOKALIKE_INFERENCE_WORKERS` | number of CPU cores (ONNX sessions in worker threads, each gets threads/workers) |
  * | batchSize | `LOOKALIKE_BATCH_SIZE` | images per inference call: `8` on CPU, `64` with CUDA |
- * | decodeConcurrency | `LOOKALIKE_DECODE_CONCURRENCY` | `max(2, cores)`: least number of images read and decoded ahead of inference (ingest keeps at least 4 batches ahead) |
+ * | decodeConcurrency | `LOOKALIKE_DECODE_CONCURRENCY` | `4 × batchSize`: images read and decoded ahead of inference (bounds ingest's memory) |
+ * | uploadsDir | `LOOKALIKE_UPLOADS` | where originals of uploaded images are kept when the store has no place of its own (PostgreSQL): `./lookalike-uploads`; the embedded store keeps them in `<db>/uploads` |
+ * | storeRetryMs | `LOOKALIKE_STORE_RETRY_MS` | `30000`: how long transient errors of a server store (connection reset, restart, serialization failure, deadlock) are retried before `STORE_UNAVAILABLE` |
  * | maxPixels | `LOOKALIKE_MAX_PIXELS` | `100000000` (decompression-bomb guard) |
  * | maxFileBytes | `LOOKALIKE_MAX_FILE_BYTES` | `268435456` (256 MiB) |
  */
@@ -37,16 +39,18 @@ export const ConfigSchema = z.object({
   decodeConcurrency: z.number().int().positive().max(256),
   maxPixels: z.number().int().positive(),
   maxFileBytes: z.number().int().positive(),
+  uploadsDir: z.string().min(1),
+  storeRetryMs: z.number().int().min(0),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 
-function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
-    throw createError('INVALID_ARGUMENT', `Environment variable ${name}="${raw}" must be a positive integer.`, { name });
+  if (!Number.isInteger(n) || n < min) {
+    throw createError('INVALID_ARGUMENT', `Environment variable ${name}="${raw}" must be an integer ≥ ${min}.`, { name });
   }
   return n;
 }
@@ -62,6 +66,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (device !== 'cpu' && device !== 'cuda') {
     throw createError('INVALID_ARGUMENT', `LOOKALIKE_DEVICE="${device}" must be "cpu" or "cuda".`);
   }
+  // Small batches keep activations in cache on CPU (8 measured best for mobilenet-v1 here); GPUs want big ones.
+  const batchSize = envInt(env, 'LOOKALIKE_BATCH_SIZE', device === 'cuda' ? 64 : 8);
   return {
     modelPaths: (env.LOOKALIKE_MODELS ?? '').split(path.delimiter).filter((p) => p.length > 0),
     cacheDir: env.LOOKALIKE_CACHE || path.join(cacheRoot, 'lookalike'),
@@ -70,11 +76,12 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
     device,
     threads: envInt(env, 'LOOKALIKE_THREADS', cores),
     inferenceWorkers: envInt(env, 'LOOKALIKE_INFERENCE_WORKERS', cores),
-    // Small batches keep activations in cache on CPU (8 measured best for mobilenet-v1 here); GPUs want big ones.
-    batchSize: envInt(env, 'LOOKALIKE_BATCH_SIZE', device === 'cuda' ? 64 : 8),
-    decodeConcurrency: envInt(env, 'LOOKALIKE_DECODE_CONCURRENCY', Math.max(2, cores)),
+    batchSize,
+    decodeConcurrency: envInt(env, 'LOOKALIKE_DECODE_CONCURRENCY', 4 * batchSize),
     maxPixels: envInt(env, 'LOOKALIKE_MAX_PIXELS', 100_000_000),
     maxFileBytes: envInt(env, 'LOOKALIKE_MAX_FILE_BYTES', 256 * 1024 * 1024),
+    uploadsDir: path.resolve(env.LOOKALIKE_UPLOADS || 'lookalike-uploads'),
+    storeRetryMs: envInt(env, 'LOOKALIKE_STORE_RETRY_MS', 30_000, 0),
   };
 }
 

@@ -18,6 +18,12 @@ export const ERROR_CODES = {
   DIMENSION_MISMATCH: 'A vector has the wrong number of dimensions.',
   STORE_CORRUPT: 'The store on disk is damaged or from an incompatible version.',
   STORE_BUSY: 'Another process holds the store.',
+  STORE_NOT_FOUND: 'There is no store at that location.',
+  STORE_UNAVAILABLE: 'The store (database server) cannot be reached right now.',
+  COLLECTION_CHANGED: 'The collection was deleted or re-created while the request was running.',
+  INVALID_METADATA: 'Metadata is not a bounded JSON object of the accepted shape.',
+  INVALID_MULTIPART: 'The multipart/form-data request is malformed.',
+  NATIVE_MODULE_FAILED: 'A native module could not be loaded (built for another Node.js version or platform).',
   STORAGE_FULL: 'The disk holding the store is full.',
   INTERNAL: 'An unexpected internal error.',
 } as const;
@@ -65,7 +71,9 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'COLLECTION_NOT_FOUND':
     case 'ITEM_NOT_FOUND':
     case 'FILE_NOT_FOUND':
+    case 'STORE_NOT_FOUND':
       return 404;
+    case 'COLLECTION_CHANGED':
     case 'COLLECTION_EXISTS':
     case 'EMBEDDER_MISMATCH':
     case 'STORE_BUSY':
@@ -73,6 +81,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'IMAGE_TOO_LARGE':
       return 413;
     case 'INVALID_ARGUMENT':
+    case 'INVALID_METADATA':
+    case 'INVALID_MULTIPART':
     case 'TEXT_NOT_SUPPORTED':
     case 'IMAGE_DECODE_FAILED':
     case 'DIMENSION_MISMATCH':
@@ -81,8 +91,11 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'MODEL_NOT_FOUND':
     case 'MODEL_LOAD_FAILED':
     case 'STORE_CORRUPT':
+    case 'NATIVE_MODULE_FAILED':
     case 'INTERNAL':
       return 500;
+    case 'STORE_UNAVAILABLE':
+      return 503;
     case 'STORAGE_FULL':
       return 507;
   }

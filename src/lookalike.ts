@@ -1,66 +1,35 @@
 import fs from 'node:fs/promises';
 import { resolveConfig, type Config } from './config.js';
+import { Collection } from './collection.js';
+import { loadEmbedder, type EmbedderOptions } from './embed/registry.js';
+import type { Embedder } from './embed/types.js';
+import { createError } from './errors.js';
 import { walkImages } from './ingest/walk.js';
-import { assertCompatible, loadEmbedder, loadEmbedderForSpec, type EmbedderOptions } from './embed/registry.js';
-import type { Embedder, PreparedImage } from './embed/types.js';
-import { createError, reasonOf } from './errors.js';
-import { contentHashOf } from './image/read.js';
-import { indexFolder, type IndexOptions, type IndexReport } from './ingest/ingest.js';
-import { searchCollection, type Query, type SearchOptions } from './search/search.js';
+import { UploadStorage } from './ingest/upload-storage.js';
+import { checkCapabilities, validateCollectionName, withIndexDefaults } from './store/spec.js';
 import { openStore } from './store/registry.js';
-import { validateCollectionName } from './store/spec.js';
-import type { CollectionSpec, Hit, IndexSpec, Item, Metadata, StoreCollection, VectorStore, VectorType } from './store/types.js';
+import type { BrokenCollection, CollectionSpec, IndexSpec, StoreCapabilities, VectorStore, VectorType } from './store/types.js';
 
-export interface AddImageInput {
-  readonly bytes: Uint8Array;
-  /** Defaults to the first 20 hex digits of the content's sha256. */
-  readonly id?: string;
-  readonly path?: string;
-  readonly metadata?: Metadata;
-}
-
-export interface AddImagesResult {
-  readonly added: { id: string; path: string | null }[];
-  /** How many of `added` replaced an existing record. */
-  readonly updated: number;
-  /** Images that could not be embedded, by their index in the input. */
-  readonly failures: { index: number; error: string }[];
-}
-
-export interface CollectionInfo {
-  readonly collection: string;
-  readonly count: number;
-  readonly model: string;
-  readonly embedder: string;
-  readonly dimension: number;
-  readonly metric: string;
-  readonly vectorType: string;
-  readonly modalities: readonly string[];
-  readonly createdAt: string;
-  readonly index: IndexSpec;
-  /** Memory the search index uses per vector (vector data only). */
-  readonly bytesPerVector: number;
-}
+export { Collection };
+export type { CollectionInfo, IndexCheckResult, AddImageInput, AddImagesOptions, AddImagesResult } from './collection.js';
 
 export interface CreateCollectionOptions extends EmbedderOptions {
   /** Registry id, Hugging Face id or model folder. */
   readonly model: string;
   /** For embedders that learn from the collection (`bovw-orb`): a folder whose images they learn from. */
   readonly trainingFolder?: string;
-  /** Search index (default exact `flat`); can be changed later with `Collection.setIndex`. */
-  readonly index?: IndexSpec;
+  /** Search index (default exact `flat`); missing parameters take the library's defaults. Change later with `setIndex`. */
+  readonly index?: IndexSpec | { readonly type: IndexSpec['type'] };
   /** How the index holds vectors in memory (default float32); float16/int8 re-score with float32. */
   readonly vectorType?: VectorType;
 }
 
-export interface IndexCheckResult {
-  readonly index: IndexSpec;
-  readonly sample: number;
-  readonly k: number;
-  /** Mean share of the exact top-k that the index returned. */
-  readonly recallAtK: number;
-  readonly indexMsPerQuery: number;
-  readonly exactMsPerQuery: number;
+export interface OpenOptions {
+  /**
+   * Create the store when it does not exist (default true). Read-only callers pass false and get
+   * `STORE_NOT_FOUND` (naming the location) instead of a new empty store.
+   */
+  readonly create?: boolean;
 }
 
 /** At most this many images (an even spread over the folder) train a learning embedder. */
@@ -77,43 +46,77 @@ const TRAINING_IMAGES = 300;
  * ```
  */
 export class LookalikeDatabase {
-  private constructor(
-    readonly store: VectorStore,
-    readonly config: Config,
-  ) {}
+  readonly #store: VectorStore;
+  readonly #uploads: UploadStorage;
 
-  static async open(location: string, config: Partial<Config> = {}): Promise<LookalikeDatabase> {
-    const cfg = resolveConfig(config);
-    return new LookalikeDatabase(await openStore(location), cfg);
+  private constructor(
+    store: VectorStore,
+    readonly config: Config,
+  ) {
+    this.#store = store;
+    this.#uploads = new UploadStorage(store.uploadsDir ?? config.uploadsDir);
   }
 
+  static async open(location: string, config: Partial<Config> = {}, opts: OpenOptions = {}): Promise<LookalikeDatabase> {
+    const cfg = resolveConfig(config);
+    return new LookalikeDatabase(await openStore(location, { create: opts.create ?? true, retry: { timeoutMs: cfg.storeRetryMs } }), cfg);
+  }
+
+  /** Where the store lives (a directory, or a database URL with the password hidden). */
+  get location(): string {
+    return this.#store.location;
+  }
+
+  /** What this store supports (index types, vector types, filters); create and setIndex requests are checked against it. */
+  get capabilities(): StoreCapabilities {
+    return this.#store.capabilities;
+  }
+
+  /** Throws `STORE_UNAVAILABLE` when the store cannot answer (a readiness probe). */
+  async ping(): Promise<void> {
+    await this.#store.ping();
+  }
+
+  /** The readable collections, by name. A collection whose stored definition is damaged is left out (see `listBrokenCollections`). */
   async listCollections(): Promise<CollectionSpec[]> {
-    return this.store.listCollections();
+    return (await this.#store.listCollections()).collections;
+  }
+
+  /** Collections whose stored definition cannot be read; they can still be dropped. */
+  async listBrokenCollections(): Promise<BrokenCollection[]> {
+    return (await this.#store.listCollections()).broken;
+  }
+
+  async hasCollection(name: string): Promise<boolean> {
+    return this.#store.hasCollection(name);
   }
 
   /** Open an existing collection. Its embedder is loaded on first use, from the spec it was built with. */
   async openCollection(name: string): Promise<Collection> {
-    return new Collection(await this.store.getCollection(name), this.config);
+    return new Collection(await this.#store.getCollection(name), this.config, this.#uploads);
   }
 
   /** Create a collection for `model` (loads the model to learn its dimension). */
   async createCollection(name: string, opts: CreateCollectionOptions): Promise<Collection> {
     validateCollectionName(name);
-    if (await this.store.hasCollection(name)) {
-      throw createError('COLLECTION_EXISTS', `Collection "${name}" already exists in ${this.store.location}.`, { name });
+    const vectorType = opts.vectorType ?? 'float32';
+    const index = withIndexDefaults(opts.index ?? { type: 'flat' });
+    checkCapabilities(this.#store.capabilities, index, vectorType);
+    if (await this.#store.hasCollection(name)) {
+      throw createError('COLLECTION_EXISTS', `Collection "${name}" already exists.`, { name });
     }
     const embedder = await loadEmbedder(opts.model, this.config, opts);
     try {
       if (embedder.train && !embedder.trained) await trainOnFolder(embedder, opts);
-      const sc = await this.store.createCollection({
+      const sc = await this.#store.createCollection({
         name,
         embedder: embedder.spec,
-        dimension: embedder.dimension,
+        dimension: embedder.spec.dimension,
         metric: 'cosine',
-        vectorType: opts.vectorType ?? 'float32',
-        ...(opts.index ? { index: opts.index } : {}),
+        vectorType,
+        index,
       });
-      return new Collection(sc, this.config, embedder);
+      return new Collection(sc, this.config, this.#uploads, embedder);
     } catch (e) {
       await embedder.dispose();
       throw e;
@@ -125,10 +128,8 @@ export class LookalikeDatabase {
    * model must be the one the collection was built with (`EMBEDDER_MISMATCH` otherwise).
    */
   async collection(name: string, opts: Partial<CreateCollectionOptions> = {}): Promise<Collection> {
-    if (!(await this.store.hasCollection(name))) {
-      if (!opts.model) {
-        await this.store.getCollection(name); // throws COLLECTION_NOT_FOUND with the list of collections
-      }
+    if (!(await this.#store.hasCollection(name))) {
+      if (!opts.model) await this.#store.getCollection(name); // throws COLLECTION_NOT_FOUND with the list of collections
       return this.createCollection(name, { ...opts, model: opts.model! });
     }
     const c = await this.openCollection(name);
@@ -136,173 +137,19 @@ export class LookalikeDatabase {
     return c;
   }
 
+  /** Delete a collection, its vectors, its derived index files and the originals kept for its uploads. */
   async dropCollection(name: string): Promise<boolean> {
-    return this.store.dropCollection(name);
+    const spec = await this.#store.getCollection(name).then(
+      (c) => c.spec,
+      () => undefined,
+    );
+    const dropped = await this.#store.dropCollection(name);
+    if (spec) await this.#uploads.dropCollection(spec);
+    return dropped;
   }
 
   async close(): Promise<void> {
-    await this.store.close();
-  }
-}
-
-/** A collection with its embedder: index, search, inspect. */
-export class Collection {
-  private embedderPromise: Promise<Embedder> | undefined;
-
-  constructor(
-    readonly store: StoreCollection,
-    readonly config: Config,
-    embedder?: Embedder,
-  ) {
-    if (embedder) this.embedderPromise = Promise.resolve(embedder);
-  }
-
-  get name(): string {
-    return this.store.spec.name;
-  }
-  get spec(): CollectionSpec {
-    return this.store.spec;
-  }
-
-  /** The collection's embedder (loaded once, checked against the spec). */
-  embedder(): Promise<Embedder> {
-    this.embedderPromise ??= loadEmbedderForSpec(this.spec.embedder, this.config);
-    return this.embedderPromise;
-  }
-
-  /** Check that `model` is this collection's model and make it the embedder. */
-  async useModel(model: string, opts: EmbedderOptions = {}): Promise<void> {
-    const e = await loadEmbedder(model, this.config, opts);
-    try {
-      assertCompatible(this.spec.embedder, e.spec, this.name);
-    } catch (err) {
-      await e.dispose();
-      throw err;
-    }
-    const old = this.embedderPromise;
-    this.embedderPromise = Promise.resolve(e);
-    if (old) await (await old).dispose();
-  }
-
-  async indexFolder(folder: string, opts: Partial<IndexOptions> = {}): Promise<IndexReport> {
-    const embedder = await this.embedder();
-    return indexFolder(this.store, embedder, folder, {
-      batchSize: this.config.batchSize,
-      decodeConcurrency: this.config.decodeConcurrency,
-      maxFileBytes: this.config.maxFileBytes,
-      ...opts,
-    });
-  }
-
-  /**
-   * Add images given as bytes (uploads, streams). Each is embedded and upserted; the id defaults to the content
-   * hash, so adding the same image twice keeps one record. A bad image is reported, not thrown.
-   */
-  async addImages(images: readonly AddImageInput[]): Promise<AddImagesResult> {
-    const embedder = await this.embedder();
-    type Prepared = { input: AddImageInput; id: string; image: PreparedImage; hash: string };
-    const failures: { index: number; error: string }[] = [];
-    const slots = await Promise.all(
-      images.map(async (input, index): Promise<Prepared | undefined> => {
-        try {
-          const hash = contentHashOf(input.bytes);
-          return { input, id: input.id ?? hash.slice(0, 20), image: await embedder.prepareImage(input.bytes), hash };
-        } catch (e) {
-          failures.push({ index, error: reasonOf(e) });
-          return undefined;
-        }
-      }),
-    );
-    const prepared = slots.filter((p): p is Prepared => p !== undefined); // input order
-    failures.sort((a, b) => a.index - b.index);
-    if (prepared.length === 0) return { added: [], updated: 0, failures };
-    const vectors = await embedder.embedPrepared(prepared.map((p) => p.image));
-    const extra = embedder.vectorMetadata?.bind(embedder);
-    const r = await this.store.upsert(
-      prepared.map((p, i) => ({
-        id: p.id,
-        path: p.input.path ?? null,
-        contentHash: p.hash,
-        size: p.input.bytes.byteLength,
-        metadata: { ...(p.input.metadata ?? {}), ...(extra ? extra(vectors[i]!) : {}) },
-        vector: vectors[i]!,
-      })),
-    );
-    return { added: prepared.map((p) => ({ id: p.id, path: p.input.path ?? null })), updated: r.updated, failures };
-  }
-
-  async search(query: Query, opts: SearchOptions = {}): Promise<Hit[]> {
-    return searchCollection(this.store, () => this.embedder(), query, opts);
-  }
-
-  async get(id: string): Promise<Item | undefined> {
-    return this.store.get(id);
-  }
-
-  /** Change the search index (`flat` or `hnsw` with its parameters) and rebuild it from the stored vectors. */
-  async setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void> {
-    await this.store.setIndex(index, vectorType);
-  }
-
-  /**
-   * How well the current index agrees with exact search: `sample` stored vectors (spread over the collection)
-   * query both; recall@k = share of the exact top k (query excluded) that the index returns.
-   */
-  async indexCheck(sample = 200, k = 10, knobs: { ef?: number; nprobe?: number } = {}): Promise<IndexCheckResult> {
-    const ids = await this.store.sampleIds(sample);
-    let recall = 0;
-    let indexMs = 0;
-    let exactMs = 0;
-    for (const id of ids) {
-      const v = (await this.store.getVector(id))!;
-      let t0 = performance.now();
-      const approx = await this.store.search(v, { k, excludeIds: [id], includeMetadata: false, ...knobs });
-      indexMs += performance.now() - t0;
-      t0 = performance.now();
-      const exact = await this.store.search(v, { k, excludeIds: [id], includeMetadata: false, exact: true });
-      exactMs += performance.now() - t0;
-      const got = new Set(approx.map((h) => h.id));
-      recall += exact.length === 0 ? 1 : exact.filter((h) => got.has(h.id)).length / exact.length;
-    }
-    const n = Math.max(1, ids.length);
-    return {
-      index: this.spec.index ?? { type: 'flat' },
-      sample: ids.length,
-      k,
-      recallAtK: recall / n,
-      indexMsPerQuery: indexMs / n,
-      exactMsPerQuery: exactMs / n,
-    };
-  }
-
-  async delete(ids: readonly string[]): Promise<number> {
-    return this.store.delete(ids);
-  }
-
-  async count(): Promise<number> {
-    return this.store.count();
-  }
-
-  async info(): Promise<CollectionInfo> {
-    const s = this.spec;
-    return {
-      collection: s.name,
-      count: await this.store.count(),
-      model: s.embedder.model,
-      embedder: s.embedder.id,
-      dimension: s.dimension,
-      metric: s.metric,
-      vectorType: s.vectorType,
-      modalities: s.embedder.modalities,
-      createdAt: s.createdAt,
-      index: s.index ?? { type: 'flat' },
-      bytesPerVector: s.dimension * (s.vectorType === 'float32' ? 4 : s.vectorType === 'float16' ? 2 : 1),
-    };
-  }
-
-  async close(): Promise<void> {
-    if (this.embedderPromise) await (await this.embedderPromise.catch(() => undefined))?.dispose();
-    this.embedderPromise = undefined;
+    await this.#store.close();
   }
 }
 
@@ -330,6 +177,6 @@ async function trainOnFolder(embedder: Embedder, opts: CreateCollectionOptions):
   await embedder.train!(read());
 }
 
-export async function openDatabase(location: string, config: Partial<Config> = {}): Promise<LookalikeDatabase> {
-  return LookalikeDatabase.open(location, config);
+export async function openDatabase(location: string, config: Partial<Config> = {}, opts: OpenOptions = {}): Promise<LookalikeDatabase> {
+  return LookalikeDatabase.open(location, config, opts);
 }

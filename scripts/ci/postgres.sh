@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs PostgreSQL 15 and builds pgvector from Debian's source package (bookworm has no pgvector binary package;
-# the next release's source builds against PostgreSQL 15 in seconds). Needs root. Idempotent.
+# the next release's source builds against PostgreSQL 15 in seconds). Needs root (re-runs itself with sudo when not
+# root and sudo exists). Idempotent.
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=as-root.sh
+. "$here/as-root.sh"
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 if [ -f /usr/share/postgresql/15/extension/vector.control ]; then
   echo "pgvector already installed"
   exit 0
 fi
+lookalike_as_root "$here/$(basename "$0")" "$@"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends postgresql-15 postgresql-server-dev-15 make gcc

@@ -1,4 +1,5 @@
 import { TopK } from './kernels.js';
+import type { IndexSearchParams, ScoredKey, VectorIndex } from './types.js';
 import { KERNELS_WASM_BASE64 } from './wasm/kernels-wasm.js';
 
 interface KernelExports {
@@ -67,7 +68,7 @@ const MAX_BYTES = 65536 * PAGE; // wasm32: 4 GiB of linear memory
  *
  * Memory layout: [4 query rows][4 x capacity scores][capacity data rows].
  */
-export class FlatIndex {
+export class FlatIndex implements VectorIndex {
   /** Values per stored row (the dimension, zero-padded for the SIMD kernels). */
   readonly stride: number;
   private readonly rowBytes: number;
@@ -290,11 +291,7 @@ export class FlatIndex {
    * The k best keys by inner product (= cosine for normalised vectors). `candidates` restricts the scan to those
    * keys (metadata filters); `exclude` drops keys (the query item itself).
    */
-  search(
-    query: Float32Array,
-    k: number,
-    opts: { candidates?: Iterable<number>; exclude?: ReadonlySet<number> } = {},
-  ): { key: number; score: number }[] {
+  search(query: Float32Array, k: number, opts: IndexSearchParams & { candidates?: Iterable<number> | undefined } = {}): ScoredKey[] {
     this.checkQuery(query);
     const { candidates, exclude } = opts;
     if (candidates) {

@@ -1,6 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import usearch, { type Index as UsearchIndex } from 'usearch';
+import { createRequire } from 'node:module';
+import type { Index as UsearchIndex } from 'usearch';
+import { loadNative } from '../util/native.js';
+import type { DerivedFiles } from './files.js';
+import type { IndexSearchParams, ScoredKey, VectorIndex } from './types.js';
 
 export type HnswMetric = 'cos' | 'l2' | 'ip';
 
@@ -13,6 +15,22 @@ export interface HnswParams {
   readonly ef: number;
 }
 
+type Usearch = typeof import('usearch');
+let usearchModule: Usearch | undefined;
+/** usearch is a native module: loaded on first use, with a clear error when it was built for another Node.js. */
+function usearch(): Usearch {
+  usearchModule ??= loadNative('usearch', () => createRequire(import.meta.url)('usearch') as Usearch);
+  return usearchModule;
+}
+
+const GRAPH = 'hnsw.usearch';
+
+interface GraphMeta {
+  generation: number;
+  params: HnswParams;
+  dimension: number;
+}
+
 /**
  * HNSW graph over the collection's normalised vectors (usearch, cosine), keyed by the store's row ids. It is a
  * derived structure: saved beside the database with the store generation it reflects, and rebuilt from the
@@ -22,14 +40,57 @@ export interface HnswParams {
  * shorter than the number of results asked for, and the index is built with the smallest default, so any ef
  * can be chosen per query.
  */
-export class HnswIndex {
+export class HnswIndex implements VectorIndex {
   private constructor(
     private index: UsearchIndex,
     readonly dimension: number,
     readonly params: HnswParams,
+    private readonly metric: HnswMetric,
     /** Memory-mapped from this file (read-only): loaded in full on the first change. */
     private viewOf?: string,
   ) {}
+
+  /** `metric`: the store uses `cos` (scores = cosine); `l2` (squared distance) and `ip` serve raw vector sets. */
+  static create(dimension: number, params: HnswParams, metric: HnswMetric = 'cos'): HnswIndex {
+    return new HnswIndex(HnswIndex.make(dimension, params, metric), dimension, params, metric);
+  }
+
+  private static make(dimension: number, params: HnswParams, metric: HnswMetric): UsearchIndex {
+    const u = usearch();
+    return new u.Index({
+      dimensions: dimension,
+      metric: metric === 'l2' ? u.MetricKind.L2sq : metric === 'ip' ? u.MetricKind.IP : u.MetricKind.Cos,
+      quantization: u.ScalarKind.F32,
+      connectivity: params.m,
+      expansion_add: params.efConstruction,
+      expansion_search: 1,
+      multi: false,
+    });
+  }
+
+  /**
+   * The saved graph if its sidecar says it reflects `generation` with these parameters (otherwise undefined). It
+   * is memory-mapped (usearch `view`), so opening is instant whatever its size; the first change loads it.
+   */
+  static load(files: DerivedFiles, dimension: number, params: HnswParams, generation: number): HnswIndex | undefined {
+    const meta = files.readMeta<GraphMeta>(
+      GRAPH,
+      (m) => m.generation === generation && m.dimension === dimension && JSON.stringify(m.params) === JSON.stringify(params),
+    );
+    if (!meta) return undefined;
+    try {
+      const index = HnswIndex.make(dimension, params, 'cos');
+      index.view(files.path(GRAPH));
+      return new HnswIndex(index, dimension, params, 'cos', files.path(GRAPH));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Whether this graph is the memory-mapped saved file, untouched since it was opened. */
+  get mapped(): boolean {
+    return this.viewOf !== undefined;
+  }
 
   /** A memory-mapped index is read-only: load it into memory before changing it. */
   private writable(): UsearchIndex {
@@ -40,43 +101,6 @@ export class HnswIndex {
       this.viewOf = undefined;
     }
     return this.index;
-  }
-
-  /** `metric`: the store uses `cos` (scores = cosine); `l2` (squared distance) and `ip` serve raw vector sets. */
-  static create(dimension: number, params: HnswParams, metric: HnswMetric = 'cos'): HnswIndex {
-    const h = new HnswIndex(HnswIndex.make(dimension, params, metric), dimension, params);
-    h.metric = metric;
-    return h;
-  }
-
-  private metric: HnswMetric = 'cos';
-
-  private static make(dimension: number, params: HnswParams, metric: HnswMetric = 'cos'): UsearchIndex {
-    return new usearch.Index({
-      dimensions: dimension,
-      metric: metric === 'l2' ? usearch.MetricKind.L2sq : metric === 'ip' ? usearch.MetricKind.IP : usearch.MetricKind.Cos,
-      quantization: usearch.ScalarKind.F32,
-      connectivity: params.m,
-      expansion_add: params.efConstruction,
-      expansion_search: 1,
-      multi: false,
-    });
-  }
-
-  /**
-   * Open a saved index if its sidecar says it reflects `generation` (otherwise undefined). It is memory-mapped
-   * (usearch `view`), so opening is instant whatever its size; the first change loads it into memory.
-   */
-  static load(file: string, dimension: number, params: HnswParams, generation: number): HnswIndex | undefined {
-    try {
-      const side = JSON.parse(fs.readFileSync(file + '.json', 'utf8')) as { generation: number; params: HnswParams; dimension: number };
-      if (side.generation !== generation || side.dimension !== dimension || JSON.stringify(side.params) !== JSON.stringify(params)) return undefined;
-      const index = HnswIndex.make(dimension, params);
-      index.view(file);
-      return new HnswIndex(index, dimension, params, file);
-    } catch {
-      return undefined;
-    }
   }
 
   get size(): number {
@@ -100,28 +124,25 @@ export class HnswIndex {
     this.writable().remove(BigInt(key));
   }
 
-  /** The k nearest (best first), searching with a candidate list of max(ef, k). */
-  search(query: Float32Array, k: number, ef = this.params.ef): { key: number; score: number }[] {
-    const count = Math.max(k, ef);
+  /** The k nearest (best first), searching with a candidate list of max(ef, k + excluded). */
+  search(query: Float32Array, k: number, params: IndexSearchParams = {}): ScoredKey[] {
+    const extra = params.exclude?.size ?? 0;
+    const count = Math.max(k + extra, params.ef ?? this.params.ef);
     const m = this.index.search(query.slice(), count, 1);
-    const out: { key: number; score: number }[] = [];
+    const out: ScoredKey[] = [];
     for (let i = 0; i < m.keys.length && out.length < k; i++) {
+      const key = Number(m.keys[i]!);
+      if (params.exclude?.has(key)) continue;
       // cos/ip: usearch returns 1 − similarity; l2: the squared distance, returned negated so higher is better
       const dist = m.distances[i]!;
-      out.push({ key: Number(m.keys[i]!), score: this.metric === 'l2' ? -dist : 1 - dist });
+      out.push({ key, score: this.metric === 'l2' ? -dist : 1 - dist });
     }
     return out;
   }
 
-  /** Save atomically (temp file + rename) with the generation it reflects. */
-  save(file: string, generation: number): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (this.viewOf === file) return; // unchanged since it was mapped from this very file
-    const tmp = `${file}.tmp-${process.pid}`;
-    this.index.save(tmp);
-    fs.renameSync(tmp, file);
-    const side = `${file}.json`;
-    fs.writeFileSync(`${side}.tmp-${process.pid}`, JSON.stringify({ generation, params: this.params, dimension: this.dimension }));
-    fs.renameSync(`${side}.tmp-${process.pid}`, side);
+  /** Save atomically with the generation it reflects (nothing to do when it is the untouched mapped file). */
+  save(files: DerivedFiles, generation: number): void {
+    if (this.viewOf === files.path(GRAPH)) return;
+    files.write(GRAPH, (tmp) => this.index.save(tmp), { generation, params: this.params, dimension: this.dimension } satisfies GraphMeta);
   }
 }

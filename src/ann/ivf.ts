@@ -1,8 +1,9 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { FlatIndex } from './flat.js';
 import { TopK } from './kernels.js';
 import { seededRandom } from '../util/random.js';
+import type { DerivedFiles } from './files.js';
+import type { IndexSearchParams, ScoredKey, VectorIndex } from './types.js';
 
 export interface IvfParams {
   /** Number of inverted lists (k-means centroids). */
@@ -65,12 +66,16 @@ export function trainCentroids(vectors: readonly Float32Array[], dimension: numb
   return centroids;
 }
 
+const CENTROIDS = 'ivf-centroids.f32';
+const LISTS = 'ivf-lists.f64';
+
 /**
  * Inverted-file index: vectors are grouped by their nearest centroid; a query scans the `nprobe` nearest lists
  * exactly (SIMD kernel per list). Centroids are saved beside the store (they stay valid as data changes: new
- * vectors join their nearest list); the lists are rebuilt from the store's vectors on open.
+ * vectors join their nearest list); list assignments are saved with the store generation they reflect, so opening
+ * an unchanged collection skips assigning every vector again.
  */
-export class IvfIndex {
+export class IvfIndex implements VectorIndex {
   private readonly centroidIndex: FlatIndex;
   private readonly lists: FlatIndex[];
   private readonly listOf = new Map<number, number>();
@@ -90,11 +95,12 @@ export class IvfIndex {
   }
 
   /** Centroids saved for these params and dimension, or undefined. */
-  static load(file: string, dimension: number, params: IvfParams): IvfIndex | undefined {
+  static load(files: DerivedFiles, dimension: number, params: IvfParams): IvfIndex | undefined {
+    const meta = files.readMeta<{ dimension: number; nlist: number }>(CENTROIDS, (m) => m.dimension === dimension && m.nlist === params.nlist);
+    if (!meta) return undefined;
     try {
-      const buf = fs.readFileSync(file);
-      const side = JSON.parse(fs.readFileSync(file + '.json', 'utf8')) as { dimension: number; nlist: number };
-      if (side.dimension !== dimension || side.nlist !== params.nlist || buf.byteLength !== dimension * params.nlist * 4) return undefined;
+      const buf = fs.readFileSync(files.path(CENTROIDS));
+      if (buf.byteLength !== dimension * params.nlist * 4) return undefined;
       const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
       const centroids = Array.from({ length: params.nlist }, (_, i) => all.slice(i * dimension, (i + 1) * dimension));
       return new IvfIndex(dimension, params, centroids);
@@ -103,19 +109,40 @@ export class IvfIndex {
     }
   }
 
-  save(file: string): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+  /** Save the centroids (valid whatever the data becomes). */
+  save(files: DerivedFiles): void {
     const all = new Float32Array(this.centroids.length * this.dimension);
     this.centroids.forEach((c, i) => all.set(c, i * this.dimension));
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, Buffer.from(all.buffer));
-    fs.renameSync(tmp, file);
-    fs.writeFileSync(`${tmp}.json`, JSON.stringify({ dimension: this.dimension, nlist: this.centroids.length }));
-    fs.renameSync(`${tmp}.json`, `${file}.json`);
+    files.write(CENTROIDS, (tmp) => fs.writeFileSync(tmp, Buffer.from(all.buffer)), { dimension: this.dimension, nlist: this.centroids.length });
   }
 
   get size(): number {
     return this.listOf.size;
+  }
+
+  /** Save which list every key is in, with the store generation it reflects. */
+  saveAssignments(files: DerivedFiles, generation: number): void {
+    const pairs = new Float64Array(this.listOf.size * 2);
+    let i = 0;
+    for (const [k, l] of this.listOf) {
+      pairs[i++] = k;
+      pairs[i++] = l;
+    }
+    files.write(LISTS, (tmp) => fs.writeFileSync(tmp, Buffer.from(pairs.buffer)), { generation, count: this.listOf.size });
+  }
+
+  /** Assignments saved for exactly this generation (key → list), else undefined. */
+  static loadAssignments(files: DerivedFiles, generation: number): Map<number, number> | undefined {
+    if (!files.readMeta<{ generation: number }>(LISTS, (m) => m.generation === generation)) return undefined;
+    try {
+      const buf = fs.readFileSync(files.path(LISTS));
+      const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      const m = new Map<number, number>();
+      for (let i = 0; i + 1 < all.length; i += 2) m.set(all[i]!, all[i + 1]!);
+      return m;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Add to a known list (assignments saved earlier), skipping the nearest-centroid search. */
@@ -127,39 +154,8 @@ export class IvfIndex {
     this.listOf.set(key, list);
   }
 
-  /** Save which list every key is in, with the store generation it reflects (so opening skips the assignment). */
-  saveAssignments(file: string, generation: number): void {
-    const pairs = new Float64Array(this.listOf.size * 2);
-    let i = 0;
-    for (const [k, l] of this.listOf) {
-      pairs[i++] = k;
-      pairs[i++] = l;
-    }
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(new Float64Array([generation]).buffer), Buffer.from(pairs.buffer)]));
-    fs.renameSync(tmp, file);
-  }
-
-  /** Assignments saved for exactly this generation, else undefined. */
-  static loadAssignments(file: string, generation: number): Map<number, number> | undefined {
-    try {
-      const buf = fs.readFileSync(file);
-      const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-      if (all[0] !== generation) return undefined;
-      const m = new Map<number, number>();
-      for (let i = 1; i + 1 < all.length; i += 2) m.set(all[i]!, all[i + 1]!);
-      return m;
-    } catch {
-      return undefined;
-    }
-  }
-
   upsert(key: number, vector: Float32Array): void {
-    const list = this.centroidIndex.search(vector, 1)[0]!.key;
-    const prev = this.listOf.get(key);
-    if (prev !== undefined && prev !== list) this.lists[prev]!.remove(key);
-    this.lists[list]!.upsert(key, vector);
-    this.listOf.set(key, list);
+    this.upsertInto(key, vector, this.centroidIndex.search(vector, 1)[0]!.key);
   }
 
   remove(key: number): void {
@@ -169,11 +165,11 @@ export class IvfIndex {
     this.listOf.delete(key);
   }
 
-  search(query: Float32Array, k: number, nprobe = this.params.nprobe, exclude?: ReadonlySet<number>): { key: number; score: number }[] {
-    const probes = this.centroidIndex.search(query, Math.min(nprobe, this.centroids.length));
+  search(query: Float32Array, k: number, params: IndexSearchParams = {}): ScoredKey[] {
+    const probes = this.centroidIndex.search(query, Math.min(params.nprobe ?? this.params.nprobe, this.centroids.length));
     const top = new TopK(k);
     for (const p of probes) {
-      for (const h of this.lists[p.key]!.search(query, k, exclude ? { exclude } : {})) top.push(h.score, h.key);
+      for (const h of this.lists[p.key]!.search(query, k, params.exclude ? { exclude: params.exclude } : {})) top.push(h.score, h.key);
     }
     return top.sorted().map(({ id, score }) => ({ key: id, score }));
   }

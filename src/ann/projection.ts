@@ -1,4 +1,6 @@
 import { seededRandom } from '../util/random.js';
+import type { FlatIndex } from './flat.js';
+import type { IndexSearchParams, ScoredKey, VectorIndex } from './types.js';
 
 /**
  * Gaussian random projection from `dimension` to `target` dimensions (Johnson–Lindenstrauss): entries N(0, 1/target),
@@ -37,5 +39,29 @@ export class RandomProjection {
       out[r] = s;
     }
     return out;
+  }
+}
+
+/** A flat index over randomly projected vectors: vectors and queries are projected on the way in. */
+export class ProjectedIndex implements VectorIndex {
+  constructor(
+    readonly projection: RandomProjection,
+    readonly inner: FlatIndex,
+  ) {}
+
+  get size(): number {
+    return this.inner.size;
+  }
+
+  upsert(key: number, vector: Float32Array): void {
+    this.inner.upsert(key, this.projection.apply(vector));
+  }
+
+  remove(key: number): void {
+    this.inner.remove(key);
+  }
+
+  search(query: Float32Array, k: number, params: IndexSearchParams & { candidates?: Iterable<number> | undefined } = {}): ScoredKey[] {
+    return this.inner.search(this.projection.apply(query), k, params);
   }
 }

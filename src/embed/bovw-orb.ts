@@ -4,7 +4,8 @@ import type { Config } from '../config.js';
 import { createError } from '../errors.js';
 import { decodeImage, type ImageInput } from '../image/decode.js';
 import { kMajority, nearest, WORDS } from './kmajority.js';
-import { l2normalize, type Embedder, type EmbedderSpec, type Modality, type PreparedImage } from './types.js';
+import { BaseEmbedder } from './base.js';
+import { l2normalize, type EmbedderSpec, type PreparedImage } from './types.js';
 
 /** The few OpenCV.js calls used here. */
 interface Mat {
@@ -55,8 +56,7 @@ interface Vocabulary {
  * collection's spec, so queries use the same words. `bovw-orb:512` picks K (default 256).
  * (OpenCV.js builds on npm have no SIFT, so only ORB is offered.)
  */
-export class BovwOrbEmbedder implements Embedder {
-  readonly modalities: ReadonlySet<Modality> = new Set<Modality>(['image']);
+export class BovwOrbEmbedder extends BaseEmbedder {
   private vocab: Vocabulary | undefined;
   private readonly k: number;
   private readonly model: string;
@@ -66,6 +66,7 @@ export class BovwOrbEmbedder implements Embedder {
     private readonly config: Pick<Config, 'maxPixels'>,
     stored?: EmbedderSpec,
   ) {
+    super();
     const k = param === undefined || param === '' ? 256 : Number(param);
     if (!Number.isInteger(k) || k < 8 || k > 4096) {
       throw createError('INVALID_ARGUMENT', `Model "bovw-orb:${param}": the vocabulary size must be an integer from 8 to 4096.`, { field: 'model' });
@@ -78,32 +79,28 @@ export class BovwOrbEmbedder implements Embedder {
   get trained(): boolean {
     return this.vocab !== undefined;
   }
-  get id(): string {
-    return this.model;
-  }
-  get dimension(): number {
-    return this.vocab ? this.vocab.idf.length : this.k;
-  }
-
+  /**
+   * Before `train`, the spec describes the request (K words, revision `untrained`, no vocabulary) and must not be
+   * stored; after it, the spec carries the vocabulary (centroids and idf) and its fingerprint.
+   */
   get spec(): EmbedderSpec {
-    const v = this.requireVocabulary();
+    const preprocessing = {
+      detector: 'ORB (OpenCV.js)',
+      featuresPerImage: FEATURES_PER_IMAGE,
+      workingSize: WORKING_SIZE,
+      words: this.vocab ? this.vocab.idf.length : this.k,
+      weighting: 'tf-idf, L2',
+    };
+    const base = { id: this.model, kind: 'bovw-orb', model: this.model, modalities: ['image'] as const };
+    const v = this.vocab;
+    if (!v) return { ...base, revision: 'untrained', dimension: this.k, preprocessing };
     const centroids = Buffer.from(v.centroids.buffer, v.centroids.byteOffset, v.centroids.byteLength).toString('base64');
     const idf = Buffer.from(v.idf.buffer, v.idf.byteOffset, v.idf.byteLength).toString('base64');
     return {
-      id: this.model,
-      kind: 'bovw-orb',
-      model: this.model,
+      ...base,
       revision: createHash('sha256').update(centroids).update(idf).digest('hex').slice(0, 16),
       dimension: v.idf.length,
-      modalities: ['image'],
-      preprocessing: {
-        detector: 'ORB (OpenCV.js)',
-        featuresPerImage: FEATURES_PER_IMAGE,
-        workingSize: WORKING_SIZE,
-        words: v.idf.length,
-        weighting: 'tf-idf, L2',
-        vocabulary: { centroids, idf },
-      },
+      preprocessing: { ...preprocessing, vocabulary: { centroids, idf } },
     };
   }
 
@@ -207,12 +204,4 @@ export class BovwOrbEmbedder implements Embedder {
   async embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]> {
     return batch.map((p) => p.data);
   }
-
-  async embedImages(images: readonly ImageInput[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = [];
-    for (const i of images) out.push((await this.prepareImage(i)).data);
-    return out;
-  }
-
-  async dispose(): Promise<void> {}
 }

@@ -1,24 +1,17 @@
 import type { Config } from '../config.js';
 import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { createError } from '../errors.js';
-import type { Embedder, EmbedderSpec, ImageInput, Modality, PreparedImage } from './types.js';
+import { BaseEmbedder } from './base.js';
+import type { EmbedderSpec, ImageInput, PreparedImage } from './types.js';
 import { l2normalize } from './types.js';
 
 /**
  * Base for embedders computed directly from pixels (no model files): the whole feature is computed in
  * `prepareImage` (so it runs in ingest's decode stage, in parallel); `embedPrepared` only hands it over.
  */
-export abstract class PixelFeatureEmbedder implements Embedder {
-  readonly modalities: ReadonlySet<Modality> = new Set<Modality>(['image']);
-  abstract readonly spec: EmbedderSpec;
-
-  constructor(protected readonly config: Pick<Config, 'maxPixels'>) {}
-
-  get id(): string {
-    return this.spec.id;
-  }
-  get dimension(): number {
-    return this.spec.dimension;
+export abstract class PixelFeatureEmbedder extends BaseEmbedder {
+  constructor(protected readonly config: Pick<Config, 'maxPixels'>) {
+    super();
   }
 
   /** Decode at a small working size (sharp shrinks on load) and compute the L2-normalised feature. */
@@ -38,12 +31,6 @@ export abstract class PixelFeatureEmbedder implements Embedder {
   async embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]> {
     return batch.map((p) => p.data);
   }
-
-  async embedImages(images: readonly ImageInput[]): Promise<Float32Array[]> {
-    return this.embedPrepared(await Promise.all(images.map((i) => this.prepareImage(i))));
-  }
-
-  async dispose(): Promise<void> {}
 }
 
 /** Parse `WxHxD`-style integer lists in model names (`color-histogram:16x4x4`, `pixels:32`). */

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import {
   AutoConfig,
   AutoProcessor,
@@ -7,7 +6,6 @@ import {
   CLIPVisionModelWithProjection,
   RawImage,
   Tensor,
-  env as hfEnv,
   type PreTrainedTokenizer,
   type Processor,
   type PreTrainedModel,
@@ -15,22 +13,32 @@ import {
 import type { Config } from '../config.js';
 import { createError, reasonOf } from '../errors.js';
 import { decodeImage, type DecodedImage } from '../image/decode.js';
-import { modelRevision, notFound, type ModelLocation } from './resolve.js';
+import { BaseEmbedder } from './base.js';
 import {
-  splitRows,
-  stackPrepared,
-  type Embedder,
-  type EmbedderSpec,
-  type ImageInput,
-  type Modality,
-  type PreparedImage,
-} from './types.js';
+  cachedModelDir,
+  cachedModelState,
+  configureTransformers,
+  hubEndpoint,
+  hubFileUrl,
+  markDownloadComplete,
+  urlIn,
+  watchDownloads,
+  type DownloadProgressCallback,
+  type FailedDownload,
+  type HubConfig,
+} from './hf.js';
+import { modelRevision, notFound, type Resolution } from './resolve.js';
+import { splitRows, stackPrepared, type EmbedderSpec, type ImageInput, type PreparedImage } from './types.js';
 
 export interface ClipOptions {
+  /** What the spec records as the model: the Hugging Face id, or the folder path. */
   readonly model: string;
-  readonly location: ModelLocation;
-  readonly looked: readonly string[];
-  readonly config: Pick<Config, 'threads' | 'device' | 'maxPixels' | 'cacheDir' | 'allowDownloads' | 'downloadTimeoutMs'>;
+  /** Embedder id: `clip:<hub id>` or `clip:<folder name>`. */
+  readonly id: string;
+  readonly resolution: Resolution;
+  readonly config: HubConfig & Pick<Config, 'threads' | 'device' | 'maxPixels' | 'batchSize'>;
+  /** Called as model files arrive (downloads only; nothing is reported for local or cached files). */
+  readonly onDownloadProgress?: DownloadProgressCallback;
 }
 
 const CLIP_FILES = [
@@ -42,35 +50,14 @@ const CLIP_FILES = [
   'onnx/vision_model.onnx',
 ];
 
-/** Point transformers.js at our cache, allow or forbid downloads, and never let a request hang. */
-function configureHub(config: ClipOptions['config']): void {
-  hfEnv.cacheDir = config.cacheDir;
-  hfEnv.allowLocalModels = true;
-  hfEnv.allowRemoteModels = config.allowDownloads;
-  hfEnv.fetch = (input: string | URL | Request, init?: RequestInit) => fetchWithTimeout(input, init, config.downloadTimeoutMs);
-}
-
-/**
- * `fetch` that gives up when no response (headers) arrives within `ms` — an unreachable hub fails fast instead of
- * hanging — but lets a large model file take as long as its download needs once it has started.
- */
-export async function fetchWithTimeout(input: string | URL | Request, init: RequestInit | undefined, ms: number): Promise<Response> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`no response within ${ms} ms`)), ms);
-  try {
-    return await fetch(input, { ...init, signal: controller.signal });
-  } finally {
-    clearTimeout(timer);
-  }
-}
+type Parts = [PreTrainedTokenizer, Processor, PreTrainedModel, PreTrainedModel, Record<string, unknown>];
 
 /**
  * CLIP-family models (image and text towers into one space) through transformers.js: AutoTokenizer,
  * AutoProcessor, CLIPVisionModelWithProjection, CLIPTextModelWithProjection. Works with the standard
  * Hugging Face / transformers.js layout (`Xenova/clip-vit-base-patch32`), local or downloaded.
  */
-export class ClipEmbedder implements Embedder {
-  readonly modalities: ReadonlySet<Modality> = new Set<Modality>(['image', 'text']);
+export class ClipEmbedder extends BaseEmbedder {
   private constructor(
     readonly spec: EmbedderSpec,
     private readonly tokenizer: PreTrainedTokenizer,
@@ -79,22 +66,17 @@ export class ClipEmbedder implements Embedder {
     private readonly visionModel: PreTrainedModel,
     private readonly shortestEdge: number,
     private readonly maxPixels: number,
-  ) {}
-
-  get id(): string {
-    return this.spec.id;
-  }
-  get dimension(): number {
-    return this.spec.dimension;
+    protected override readonly maxBatch: number,
+  ) {
+    super();
   }
 
   static async load(opts: ClipOptions): Promise<ClipEmbedder> {
-    configureHub(opts.config);
-    const ref = opts.location.type === 'local' ? opts.location.dir : opts.location.id;
-    const common = {
-      local_files_only: opts.location.type === 'local',
-      cache_dir: opts.config.cacheDir,
-    };
+    const { location } = opts.resolution;
+    const hubId = location.type === 'hub' ? location.id : undefined;
+    const ref = hubId ?? (location as { dir: string }).dir;
+    configureTransformers(opts.config);
+    const common = { local_files_only: location.type === 'local', cache_dir: opts.config.cacheDir };
     const modelOpts = {
       ...common,
       device: opts.config.device,
@@ -105,31 +87,35 @@ export class ClipEmbedder implements Embedder {
         extra: { session: { intra_op: { allow_spinning: '0' } } },
       },
     };
-    let parts: [PreTrainedTokenizer, Processor, PreTrainedModel, PreTrainedModel, Record<string, unknown>];
-    try {
-      parts = await Promise.all([
+    const loadAll = async (failures: readonly FailedDownload[]): Promise<Parts> => {
+      // allSettled: no download keeps writing into the cache after this returns, and no model is left loaded.
+      const settled = await Promise.allSettled([
         AutoTokenizer.from_pretrained(ref, common),
         AutoProcessor.from_pretrained(ref, common),
         CLIPTextModelWithProjection.from_pretrained(ref, modelOpts),
         CLIPVisionModelWithProjection.from_pretrained(ref, modelOpts),
         AutoConfig.from_pretrained(ref, common) as unknown as Promise<Record<string, unknown>>,
       ]);
-    } catch (e) {
-      const reason = reasonOf(e);
-      if (opts.location.type === 'hub' || /not found|ENOENT|no such file/i.test(reason)) {
-        throw notFound(opts.model, opts.looked, opts.config, opts.location.type === 'hub' ? opts.location.id : undefined, reason);
-      }
-      throw createError('MODEL_LOAD_FAILED', `Cannot load CLIP model "${opts.model}" from ${ref}: ${reason}`, { model: opts.model }, e);
-    }
-    const [tokenizer, processor, textModel, visionModel, modelConfig] = parts;
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!failed) return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as Parts;
+      await Promise.all(
+        [settled[2], settled[3]].map((r) => (r.status === 'fulfilled' ? (r.value as PreTrainedModel).dispose().catch(() => {}) : undefined)),
+      );
+      throw loadFailure(opts, ref, failed.reason, failures);
+    };
+    const [tokenizer, processor, textModel, visionModel, modelConfig] = hubId
+      ? await watchDownloads(hubId, opts.config, opts.onDownloadProgress, loadAll)
+      : await loadAll([]);
+    const dir = hubId ? cachedModelDir(opts.config.cacheDir, hubId) : ref;
+    if (hubId) markDownloadComplete(dir, hubId, hubEndpoint(opts.config));
+
     const pre = (processor as unknown as { image_processor?: { config?: Record<string, unknown> } }).image_processor?.config ?? {};
     const size = pre.size as { shortest_edge?: number } | number | undefined;
     const shortestEdge = typeof size === 'number' ? size : (size?.shortest_edge ?? 224);
     const probe = await textModel(tokenizer(['a photo'], { padding: true, truncation: true }));
     const dimension = (probe.text_embeds as Tensor).dims[1]!;
-    const dir = opts.location.type === 'local' ? opts.location.dir : path.join(opts.config.cacheDir, opts.location.id);
     const spec: EmbedderSpec = {
-      id: `clip:${opts.location.type === 'hub' ? opts.location.id : path.basename(ref)}`,
+      id: opts.id,
       kind: 'clip',
       model: opts.model,
       revision: modelRevision(dir, CLIP_FILES),
@@ -145,7 +131,7 @@ export class ClipEmbedder implements Embedder {
         model_type: modelConfig.model_type,
       },
     };
-    return new ClipEmbedder(spec, tokenizer, processor, textModel, visionModel, shortestEdge, opts.config.maxPixels);
+    return new ClipEmbedder(spec, tokenizer, processor, textModel, visionModel, shortestEdge, opts.config.maxPixels, opts.config.batchSize);
   }
 
   async prepareImage(input: ImageInput): Promise<PreparedImage> {
@@ -166,21 +152,55 @@ export class ClipEmbedder implements Embedder {
     const { image_embeds } = (await this.visionModel({ pixel_values: new Tensor('float32', data, dims) })) as {
       image_embeds: Tensor;
     };
-    return splitRows(image_embeds.data as Float32Array, batch.length, this.dimension);
-  }
-
-  async embedImages(images: readonly ImageInput[]): Promise<Float32Array[]> {
-    return this.embedPrepared(await Promise.all(images.map((i) => this.prepareImage(i))));
+    return splitRows(image_embeds.data as Float32Array, batch.length, this.spec.dimension);
   }
 
   async embedTexts(texts: readonly string[]): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const inputs = this.tokenizer([...texts], { padding: true, truncation: true });
     const { text_embeds } = (await this.textModel(inputs)) as { text_embeds: Tensor };
-    return splitRows(text_embeds.data as Float32Array, texts.length, this.dimension);
+    return splitRows(text_embeds.data as Float32Array, texts.length, this.spec.dimension);
   }
 
-  async dispose(): Promise<void> {
+  override async dispose(): Promise<void> {
     await Promise.all([this.textModel.dispose(), this.visionModel.dispose()]);
   }
+}
+
+/** Why a CLIP model did not load, as the error the user sees: what was tried, and what to do. */
+function loadFailure(opts: ClipOptions, ref: string, e: unknown, failures: readonly FailedDownload[]): Error {
+  const { resolution, config } = opts;
+  const reason = reasonOf(e);
+  const cut = failures[0];
+  if (resolution.location.type === 'hub') {
+    const id = resolution.location.id;
+    const cache = cachedModelDir(config.cacheDir, id);
+    const incomplete = cachedModelState(cache).state === 'incomplete' ? cache : undefined;
+    const why = cut
+      ? `the download of ${cut.file} stopped after ${cut.loaded}${cut.total ? ` of ${cut.total}` : ''} bytes: ${cut.reason}`
+      : reason;
+    let url = cut?.url ?? urlIn(reason);
+    if (!url) {
+      try {
+        url = hubFileUrl(hubEndpoint(config), id, '');
+      } catch {
+        url = undefined;
+      }
+    }
+    return notFound(opts.model, resolution.looked, config, {
+      hubId: id,
+      reason: why,
+      ...(url ? { url } : {}),
+      ...(incomplete ? { incompleteDir: incomplete } : {}),
+    });
+  }
+  if (resolution.incompleteDownload) {
+    return notFound(opts.model, resolution.looked, config, {
+      ...(resolution.hubId ? { hubId: resolution.hubId } : {}),
+      reason,
+      incompleteDir: resolution.incompleteDownload,
+    });
+  }
+  if (/not found|ENOENT|no such file|could not locate/i.test(reason)) return notFound(opts.model, resolution.looked, config, { reason });
+  return createError('MODEL_LOAD_FAILED', `Cannot load CLIP model "${opts.model}" from ${ref}: ${reason}`, { model: opts.model }, e);
 }

@@ -6,15 +6,8 @@ import { decodeImage, kernelFromPilResample, type ResizeKernel } from '../image/
 import { normalisationTables, resizeToChw, type ResampleFilter } from '../image/resample.js';
 import { SessionPool } from './onnx.js';
 import { modelRevision, readJson } from './resolve.js';
-import {
-  l2normalize,
-  stackPrepared,
-  type Embedder,
-  type EmbedderSpec,
-  type ImageInput,
-  type Modality,
-  type PreparedImage,
-} from './types.js';
+import { BaseEmbedder } from './base.js';
+import { l2normalize, stackPrepared, type EmbedderSpec, type ImageInput, type PreparedImage } from './types.js';
 
 const Size = z.union([
   z.number().int().positive(),
@@ -109,7 +102,7 @@ export interface OnnxImageOptions {
   /** Embedder id; defaults to `onnx:<folder name>`. */
   readonly id?: string;
   readonly pooling?: Pooling;
-  readonly config: Pick<Config, 'threads' | 'device' | 'maxPixels' | 'inferenceWorkers'>;
+  readonly config: Pick<Config, 'threads' | 'device' | 'maxPixels' | 'inferenceWorkers' | 'batchSize'>;
 }
 
 const PREFERRED_OUTPUTS = ['embedding', 'image_embeds', 'pooler_output', 'last_hidden_state'];
@@ -118,8 +111,7 @@ const PREFERRED_OUTPUTS = ['embedding', 'image_embeds', 'pooler_output', 'last_h
  * Any image model in the Hugging Face ONNX folder layout (`config.json`, `preprocessor_config.json`,
  * `onnx/model.onnx`): CNNs (pooled or spatial output), ViTs (CLS or mean of tokens). `mobilenet-v1` is one.
  */
-export class OnnxImageEmbedder implements Embedder {
-  readonly modalities: ReadonlySet<Modality> = new Set<Modality>(['image']);
+export class OnnxImageEmbedder extends BaseEmbedder {
   private constructor(
     readonly spec: EmbedderSpec,
     private readonly session: SessionPool,
@@ -127,20 +119,16 @@ export class OnnxImageEmbedder implements Embedder {
     private readonly inputName: string,
     private readonly outputName: string,
     private readonly maxPixels: number,
+    protected override readonly maxBatch: number,
   ) {
+    super();
     this.luts = normalisationTables(pre.rescale, pre.mean, pre.std);
     this.filter = filterFromKernel(pre.kernel);
   }
   private readonly luts: Float32Array[];
   private readonly filter: ResampleFilter;
 
-  get id(): string {
-    return this.spec.id;
-  }
-  get dimension(): number {
-    return this.spec.dimension;
-  }
-  get concurrency(): number {
+  override get concurrency(): number {
     return this.session.concurrency;
   }
 
@@ -165,7 +153,7 @@ export class OnnxImageEmbedder implements Embedder {
       modalities: ['image'],
       preprocessing: { ...pre, input: inputName, output: outputName },
     };
-    return new OnnxImageEmbedder(spec, session, pre, inputName, outputName, opts.config.maxPixels);
+    return new OnnxImageEmbedder(spec, session, pre, inputName, outputName, opts.config.maxPixels, opts.config.batchSize);
   }
 
   async prepareImage(input: ImageInput): Promise<PreparedImage> {
@@ -188,11 +176,7 @@ export class OnnxImageEmbedder implements Embedder {
     return poolOutput(out.data, out.dims, this.pre.pooling);
   }
 
-  async embedImages(images: readonly ImageInput[]): Promise<Float32Array[]> {
-    return this.embedPrepared(await Promise.all(images.map((i) => this.prepareImage(i))));
-  }
-
-  async dispose(): Promise<void> {
+  override async dispose(): Promise<void> {
     await this.session.release();
   }
 }

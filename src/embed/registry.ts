@@ -1,109 +1,230 @@
-import { AutoConfig, env as hfEnv } from '@huggingface/transformers';
 import path from 'node:path';
 import { resolveConfig, type Config } from '../config.js';
 import { createError, reasonOf } from '../errors.js';
 import { BovwOrbEmbedder } from './bovw-orb.js';
 import { ClipEmbedder } from './clip.js';
 import { ColorHistogramEmbedder } from './color-histogram.js';
+import { hubEndpoint, hubFileUrl, hubModelType, urlIn, type DownloadProgressCallback } from './hf.js';
 import { PhashEmbedder } from './phash.js';
 import { PixelsEmbedder } from './pixels.js';
 import { OnnxImageEmbedder, type Pooling } from './onnx-image.js';
-import { MODEL_REGISTRY, notFound, readJson, resolveModel, type Resolution } from './resolve.js';
+import { notFound, readJson, resolveModel, type Resolution } from './resolve.js';
 import type { Embedder, EmbedderSpec } from './types.js';
 
+export type { DownloadProgress, DownloadProgressCallback } from './hf.js';
+
+/** Options for loading an embedder (`loadEmbedder`, and the library's collection options, which extend them). */
 export interface EmbedderOptions {
   /** ViT-style models: CLS token (default) or mean of all tokens. */
   readonly pooling?: Pooling;
+  /**
+   * Called while model files are downloaded from the Hugging Face hub (or `LOOKALIKE_HF_ENDPOINT`), per file as
+   * bytes arrive and once when it is complete. Not called for local or already cached models.
+   */
+  readonly onDownloadProgress?: DownloadProgressCallback;
 }
 
-type Factory = (res: Resolution, config: Config, opts: EmbedderOptions) => Promise<Embedder>;
+interface LoadContext {
+  readonly config: Config;
+  readonly options: EmbedderOptions;
+  /** The stored spec, when re-creating a collection's embedder. */
+  readonly stored?: EmbedderSpec;
+}
 
-/** Embedder families by `EmbedderSpec.kind`. New methods register here. */
-const FACTORIES: Record<string, Factory> = {
-  'onnx-image': async (res, config, opts) => {
-    if (res.location.type !== 'local') throw notFound(res.name, res.looked, config);
-    const builtin = MODEL_REGISTRY[res.name] ? res.name : undefined;
-    return OnnxImageEmbedder.load(res.location.dir, {
-      model: builtin ?? res.location.dir,
-      ...(builtin ? { id: builtin } : {}),
-      ...(opts.pooling ? { pooling: opts.pooling } : {}),
-      config,
-    });
-  },
-  clip: async (res, config) =>
-    ClipEmbedder.load({
-      model: res.location.type === 'local' && !res.registry ? res.location.dir : res.name,
-      location: res.location,
-      looked: res.looked,
-      config,
-    }),
-};
+/** A built-in name for a model with files: `folder` is looked up in the model paths, `hub` is a Hugging Face id. */
+export interface BuiltinModel {
+  readonly name: string;
+  readonly kind: string;
+  readonly description: string;
+  readonly folder?: string;
+  readonly hub?: string;
+}
+
+/** An embedding method computed from pixels alone: `name`, or `name:param` (`color-histogram:16x4x4`). */
+interface PixelFamily {
+  readonly kind: string;
+  readonly from: 'pixels';
+  readonly description: string;
+  /** Build it; `ctx.stored` carries what a learning method learnt (it is re-created from `spec.model` + that). */
+  create(param: string | undefined, ctx: LoadContext): Embedder;
+}
+
+/** Models with files (a Hugging Face-layout folder, or a hub id), chosen by their `config.json` `model_type`. */
+interface ModelFamily {
+  readonly kind: string;
+  readonly from: 'model';
+  /** Built-in names of this family, with where their files are. */
+  readonly builtins: readonly Omit<BuiltinModel, 'kind'>[];
+  /** `model_type` values this family loads; `'*'` = every type no other family claims. */
+  readonly modelTypes: readonly string[] | '*';
+  load(res: Resolution, ctx: LoadContext): Promise<Embedder>;
+  /** Loading options that a stored spec implies (re-creating a collection's embedder from `spec.model`). */
+  optionsFromSpec?(spec: EmbedderSpec): EmbedderOptions;
+}
+
+type EmbedderFamily = PixelFamily | ModelFamily;
 
 /**
- * Embedders computed from pixels alone (no model files), by name; `name:param` passes a parameter
- * (`color-histogram:16x4x4`, `pixels:32`).
+ * Every embedding method, one entry each, keyed by `EmbedderSpec.kind`: its names, description, how to create
+ * it, and how to re-create it from a stored spec. Adding a method = adding an entry here (and its class).
+ * `listModels()`, `--model` parsing and the built-in names in model resolution all derive from this table.
  */
-const PIXEL_EMBEDDERS: Record<
-  string,
-  { description: string; create: (param: string | undefined, config: Config, stored?: EmbedderSpec) => Embedder }
-> = {
-  'color-histogram': {
+const FAMILIES: readonly EmbedderFamily[] = [
+  {
+    kind: 'color-histogram',
+    from: 'pixels',
     description: 'HSV colour histogram, 8x4x4 bins (color-histogram:HxSxV for others), Hellinger-normalised',
-    create: (param, config) => new ColorHistogramEmbedder(param, config),
+    create: (param, { config }) => new ColorHistogramEmbedder(param, config),
   },
-  pixels: {
+  {
+    kind: 'pixels',
+    from: 'pixels',
     description: 'raw pixels resized to 16x16 RGB (pixels:N for NxN), mean-centred — the naive baseline',
-    create: (param, config) => new PixelsEmbedder(param, config),
+    create: (param, { config }) => new PixelsEmbedder(param, config),
   },
-  phash: {
+  {
+    kind: 'phash',
+    from: 'pixels',
     description: 'DCT perceptual hash, 64 bits as a ±1 vector (cosine order = Hamming order), for near-duplicates',
-    create: (param, config) => {
+    create: (param, { config }) => {
       if (param) throw createError('INVALID_ARGUMENT', `Model "phash" takes no parameter (got "phash:${param}").`);
       return new PhashEmbedder(config);
     },
   },
-  'bovw-orb': {
-    description: 'bag of visual words over ORB keypoints (OpenCV.js), vocabulary of 256 words (bovw-orb:K) learnt from the collection, tf-idf',
-    create: (param, config, stored) => new BovwOrbEmbedder(param, config, stored),
+  {
+    kind: 'bovw-orb',
+    from: 'pixels',
+    description:
+      'bag of visual words over ORB keypoints (OpenCV.js), vocabulary of 256 words (bovw-orb:K) learnt from the collection, tf-idf',
+    create: (param, { config, stored }) => new BovwOrbEmbedder(param, config, stored),
   },
-};
+  {
+    kind: 'onnx-image',
+    from: 'model',
+    builtins: [
+      { name: 'mobilenet-v1', folder: 'mobilenet-v1-imagenet', description: 'ImageNet MobileNet v1 features (1024-d), bundled with lookalike' },
+    ],
+    modelTypes: '*',
+    load: async (res, { config, options }) => {
+      if (res.location.type !== 'local') {
+        throw notFound(res.name, res.looked, config, {
+          hubId: res.location.id,
+          reason: 'only CLIP-family models are downloaded; put image models in a folder (see docs/models.md)',
+        });
+      }
+      return OnnxImageEmbedder.load(res.location.dir, {
+        model: res.builtin?.name ?? res.location.dir,
+        ...(res.builtin ? { id: res.builtin.name } : {}),
+        ...(options.pooling ? { pooling: options.pooling } : {}),
+        config,
+      });
+    },
+    optionsFromSpec: (spec) => {
+      const pooling = spec.preprocessing.pooling;
+      return pooling === 'mean' || pooling === 'cls' ? { pooling } : {};
+    },
+  },
+  {
+    kind: 'clip',
+    from: 'model',
+    builtins: [
+      {
+        name: 'clip-vit-base-patch32',
+        hub: 'Xenova/clip-vit-base-patch32',
+        description: 'OpenAI CLIP ViT-B/32 (512-d, image + text), downloaded from the Hugging Face hub on first use',
+      },
+    ],
+    modelTypes: ['clip', 'chinese_clip', 'siglip'],
+    load: (res, { config, options }) => {
+      // One id and model per hub id, whether it is downloaded now, cached, or in LOOKALIKE_MODELS.
+      const folder = res.location.type === 'local' ? res.location.dir : undefined;
+      return ClipEmbedder.load({
+        model: res.hubId ?? folder!,
+        id: `clip:${res.hubId ?? path.basename(folder!)}`,
+        resolution: res,
+        config,
+        ...(options.onDownloadProgress ? { onDownloadProgress: options.onDownloadProgress } : {}),
+      });
+    },
+  },
+];
 
-const TEXT_IMAGE_MODEL_TYPES = new Set(['clip', 'chinese_clip', 'siglip']);
+const BY_KIND = new Map(FAMILIES.map((f) => [f.kind, f]));
+const BUILTINS = new Map<string, BuiltinModel>(
+  FAMILIES.flatMap((f) => (f.from === 'model' ? f.builtins.map((b) => [b.name, { ...b, kind: f.kind }] as const) : [])),
+);
 
-async function detectKind(res: Resolution, config: Config): Promise<string> {
-  if (res.registry) return res.registry.kind;
-  let modelType: unknown;
-  if (res.location.type === 'local') {
-    modelType = readJson(path.join(res.location.dir, 'config.json')).model_type;
-  } else {
-    hfEnv.cacheDir = config.cacheDir;
-    hfEnv.allowRemoteModels = true;
-    try {
-      const cfg = (await withTimeout(
-        AutoConfig.from_pretrained(res.location.id, { cache_dir: config.cacheDir }),
-        config.downloadTimeoutMs,
-      )) as unknown as { model_type?: string };
-      modelType = cfg.model_type;
-    } catch (e) {
-      throw notFound(res.name, res.looked, config, res.location.id, reasonOf(e));
-    }
-  }
-  return typeof modelType === 'string' && TEXT_IMAGE_MODEL_TYPES.has(modelType) ? 'clip' : 'onnx-image';
+/** The built-in model (with files) called `name`, if any. */
+export function builtinModel(name: string): BuiltinModel | undefined {
+  return BUILTINS.get(name);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e: unknown) => (clearTimeout(timer), reject(e)),
-    );
-  });
+/** Every built-in name `--model` accepts, in listing order. */
+export function builtinNames(): string[] {
+  return listModels().map((m) => m.name);
+}
+
+/** @deprecated Use `listModels()` / `builtinModel()`. The built-in models with files, by name. */
+export const MODEL_REGISTRY: Readonly<Record<string, BuiltinModel>> = Object.fromEntries(BUILTINS);
+
+/** What `lookalike models` prints: every built-in name, derived from the registry. */
+export function listModels(): { name: string; kind: string; description: string }[] {
+  return FAMILIES.flatMap((f) =>
+    f.from === 'pixels'
+      ? [{ name: f.kind, kind: f.kind, description: f.description }]
+      : f.builtins.map((b) => ({ name: b.name, kind: f.kind, description: b.description })),
+  );
+}
+
+function modelFamilyFor(modelType: unknown): ModelFamily {
+  const models = FAMILIES.filter((f): f is ModelFamily => f.from === 'model');
+  return (
+    models.find((f) => f.modelTypes !== '*' && typeof modelType === 'string' && f.modelTypes.includes(modelType)) ??
+    models.find((f) => f.modelTypes === '*')!
+  );
+}
+
+async function detectFamily(res: Resolution, config: Config): Promise<ModelFamily> {
+  if (res.builtin) return BY_KIND.get(res.builtin.kind) as ModelFamily;
+  if (res.location.type === 'local') return modelFamilyFor(readJson(path.join(res.location.dir, 'config.json')).model_type);
+  const id = res.location.id;
+  try {
+    return modelFamilyFor(await hubModelType(id, config));
+  } catch (e) {
+    const reason = reasonOf(e);
+    let url = urlIn(reason);
+    try {
+      url ??= hubFileUrl(hubEndpoint(config), id, 'config.json');
+    } catch {
+      // invalid endpoint: the reason says so
+    }
+    throw notFound(res.name, res.looked, config, {
+      hubId: id,
+      reason,
+      ...(url ? { url } : {}),
+      ...(res.incompleteDownload ? { incompleteDir: res.incompleteDownload } : {}),
+    });
+  }
+}
+
+function splitParam(model: string): [string, string | undefined] {
+  const i = model.indexOf(':');
+  if (i <= 0 || model.includes('/') || model.includes('\\')) return [model, undefined];
+  return [model.slice(0, i), model.slice(i + 1)];
+}
+
+async function load(model: string, ctx: LoadContext): Promise<Embedder> {
+  const [base, param] = splitParam(model);
+  const pixels = BY_KIND.get(base);
+  if (pixels?.from === 'pixels') return pixels.create(param, ctx);
+  const res = resolveModel(model, ctx.config);
+  return (await detectFamily(res, ctx.config)).load(res, ctx);
 }
 
 /**
- * Load an embedder from a registry id (`mobilenet-v1`), a Hugging Face id (`Xenova/clip-vit-base-patch32`) or a
- * folder path. Throws `MODEL_NOT_FOUND` naming every place it looked when the files are not there.
+ * Load an embedder from a built-in name (`mobilenet-v1`, `color-histogram:16x4x4`), a Hugging Face id
+ * (`Xenova/clip-vit-base-patch32`) or a folder path. Throws `MODEL_NOT_FOUND` naming every place it looked (and
+ * the URL it tried) when the files are not there.
  */
 export async function loadEmbedder(
   model: string,
@@ -111,21 +232,28 @@ export async function loadEmbedder(
   opts: EmbedderOptions = {},
   stored?: EmbedderSpec,
 ): Promise<Embedder> {
-  const cfg = resolveConfig(config);
-  const [base, param] = splitParam(model);
-  const pixel = PIXEL_EMBEDDERS[base];
-  if (pixel) return pixel.create(param, cfg, stored);
-  const res = resolveModel(model, cfg);
-  const kind = await detectKind(res, cfg);
-  const factory = FACTORIES[kind];
-  if (!factory) throw createError('UNKNOWN_MODEL', `No embedder implementation for kind "${kind}"`);
-  return factory(res, cfg, opts);
+  return load(model, { config: resolveConfig(config), options: opts, ...(stored ? { stored } : {}) });
 }
 
-/** Re-create the embedder a collection was built with, and check that its files have not changed. */
-export async function loadEmbedderForSpec(spec: EmbedderSpec, config: Partial<Config> = {}): Promise<Embedder> {
-  const pooling = spec.preprocessing.pooling;
-  const embedder = await loadEmbedder(spec.model, config, pooling === 'mean' || pooling === 'cls' ? { pooling } : {}, spec);
+/** Re-create the embedder a collection was built with (by its family), and check that its files have not changed. */
+export async function loadEmbedderForSpec(spec: EmbedderSpec, config: Partial<Config> = {}, opts: EmbedderOptions = {}): Promise<Embedder> {
+  const family = BY_KIND.get(spec.kind);
+  if (!family) {
+    throw createError(
+      'UNKNOWN_MODEL',
+      `The collection was built with embedder kind "${spec.kind}" (${spec.id}), which this version of lookalike does not have ` +
+        `(known: ${[...BY_KIND.keys()].join(', ')}).`,
+      { kind: spec.kind },
+    );
+  }
+  const cfg = resolveConfig(config);
+  let embedder: Embedder;
+  if (family.from === 'pixels') {
+    embedder = family.create(splitParam(spec.model)[1], { config: cfg, options: opts, stored: spec });
+  } else {
+    const options = { ...family.optionsFromSpec?.(spec), ...opts };
+    embedder = await family.load(resolveModel(spec.model, cfg), { config: cfg, options, stored: spec });
+  }
   try {
     assertCompatible(spec, embedder.spec);
   } catch (e) {
@@ -135,10 +263,20 @@ export async function loadEmbedderForSpec(spec: EmbedderSpec, config: Partial<Co
   return embedder;
 }
 
+/**
+ * Same embedder id. CLIP models loaded from a folder named after their hub id were recorded as `clip:<name>`
+ * before hub ids were kept whole (`clip:<owner>/<name>`); both name the same model (the revision still decides).
+ */
+function sameId(expected: string, actual: string): boolean {
+  if (expected === actual) return true;
+  const tail = (id: string) => id.slice(id.lastIndexOf('/') + 1);
+  return expected.startsWith('clip:') && actual.startsWith('clip:') && tail(expected.slice(5)) === tail(actual.slice(5));
+}
+
 /** Throws `EMBEDDER_MISMATCH` unless `actual` produces vectors comparable with `expected`'s. */
 export function assertCompatible(expected: EmbedderSpec, actual: EmbedderSpec, collection?: string): void {
   const where = collection ? `Collection "${collection}"` : 'The collection';
-  if (expected.id !== actual.id || expected.dimension !== actual.dimension) {
+  if (!sameId(expected.id, actual.id) || expected.dimension !== actual.dimension) {
     throw createError(
       'EMBEDDER_MISMATCH',
       `${where} was built with embedder "${expected.id}" (${expected.dimension}-d), not "${actual.id}" ` +
@@ -154,17 +292,4 @@ export function assertCompatible(expected: EmbedderSpec, actual: EmbedderSpec, c
       { expected: expected.revision, actual: actual.revision },
     );
   }
-}
-
-function splitParam(model: string): [string, string | undefined] {
-  const i = model.indexOf(':');
-  if (i <= 0 || model.includes('/') || model.includes('\\')) return [model, undefined];
-  return [model.slice(0, i), model.slice(i + 1)];
-}
-
-export function listModels(): { name: string; description: string }[] {
-  return [
-    ...Object.entries(MODEL_REGISTRY).map(([name, m]) => ({ name, description: m.description })),
-    ...Object.entries(PIXEL_EMBEDDERS).map(([name, m]) => ({ name, description: m.description })),
-  ];
 }

@@ -4,32 +4,16 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { PACKAGE_MODELS_DIR } from '../config.js';
 import { createError } from '../errors.js';
+import { cachedModelDir, cachedModelState, hubEndpoint } from './hf.js';
+import { builtinModel, builtinNames, type BuiltinModel } from './registry.js';
 
 /** A model, found: either a local folder in the Hugging Face layout or a hub id to download. */
 export type ModelLocation =
   | { readonly type: 'local'; readonly dir: string }
   | { readonly type: 'hub'; readonly id: string };
 
-/** Built-in names. `folder` is looked up in the model paths (and the package's `models/`); `hub` is a HF id. */
-export interface RegistryModel {
-  readonly kind: 'onnx-image' | 'clip';
-  readonly description: string;
-  readonly folder?: string;
-  readonly hub?: string;
-}
-
-export const MODEL_REGISTRY: Readonly<Record<string, RegistryModel>> = {
-  'mobilenet-v1': {
-    kind: 'onnx-image',
-    folder: 'mobilenet-v1-imagenet',
-    description: 'ImageNet MobileNet v1 features (1024-d), bundled with lookalike',
-  },
-  'clip-vit-base-patch32': {
-    kind: 'clip',
-    hub: 'Xenova/clip-vit-base-patch32',
-    description: 'OpenAI CLIP ViT-B/32 (512-d, image + text), downloaded from the Hugging Face hub on first use',
-  },
-};
+/** @deprecated Built-in names now live in the embedder registry (`./registry.ts`); kept for existing imports. */
+export { MODEL_REGISTRY } from './registry.js';
 
 const HF_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 
@@ -48,16 +32,24 @@ function isModelDir(dir: string): boolean {
 export interface Resolution {
   readonly name: string;
   readonly location: ModelLocation;
-  readonly registry?: RegistryModel;
+  /** The built-in model `name` stands for. */
+  readonly builtin?: BuiltinModel;
+  /** The Hugging Face id the model was asked for by (directly or through a built-in alias), found locally or not. */
+  readonly hubId?: string;
+  /** The cache folder of an interrupted download this resolution resumes (hub) or uses as it is (downloads off). */
+  readonly incompleteDownload?: string;
   /** Every place that was checked, in order (reported when nothing is found). */
   readonly looked: readonly string[];
 }
 
+type ResolveConfig = Pick<Config, 'modelPaths' | 'cacheDir' | 'allowDownloads'> & { readonly hubEndpoint?: string };
+
 /**
- * Resolve `--model`: registry id → existing folder path → `LOOKALIKE_MODELS` folders → download cache → hub.
- * Never touches the network; a `hub` result means "download when loading" (only if downloads are allowed).
+ * Resolve `--model`: built-in name → existing folder path → `LOOKALIKE_MODELS` folders → download cache → hub.
+ * Never touches the network; a `hub` result means "download when loading" (only if downloads are allowed). A
+ * cached download counts only once complete (see `DOWNLOAD_MARKER`); an interrupted one is resumed.
  */
-export function resolveModel(name: string, config: Pick<Config, 'modelPaths' | 'cacheDir' | 'allowDownloads'>): Resolution {
+export function resolveModel(name: string, config: ResolveConfig): Resolution {
   if (name.trim() === '') throw createError('INVALID_ARGUMENT', 'model name is empty');
   const looked: string[] = [];
   const searchDirs = [...config.modelPaths.map((p) => path.resolve(p)), PACKAGE_MODELS_DIR];
@@ -69,13 +61,13 @@ export function resolveModel(name: string, config: Pick<Config, 'modelPaths' | '
     return undefined;
   };
 
-  const registry = MODEL_REGISTRY[name];
-  if (registry) {
-    if (registry.folder) {
-      const dir = findIn(searchDirs.map((d) => path.join(d, registry.folder!)));
-      if (dir) return { name, location: { type: 'local', dir }, registry, looked };
+  const builtin = builtinModel(name);
+  if (builtin) {
+    if (builtin.folder) {
+      const dir = findIn(searchDirs.map((d) => path.join(d, builtin.folder!)));
+      if (dir) return { name, location: { type: 'local', dir }, builtin, looked };
     }
-    if (registry.hub) return resolveHub(registry.hub, name, registry);
+    if (builtin.hub) return resolveHub(builtin.hub, name, builtin);
     throw notFound(name, looked, config);
   }
 
@@ -90,40 +82,85 @@ export function resolveModel(name: string, config: Pick<Config, 'modelPaths' | '
   if (isHubId(name)) return resolveHub(name, name);
   throw createError(
     'UNKNOWN_MODEL',
-    `Unknown model "${name}". Use a built-in name (${Object.keys(MODEL_REGISTRY).join(', ')}), a folder in the ` +
+    `Unknown model "${name}". Use a built-in name (${builtinNames().join(', ')}), a folder in the ` +
       `Hugging Face layout (config.json + onnx/*.onnx), or a Hugging Face id such as Xenova/clip-vit-base-patch32.`,
     { model: name },
   );
 
-  function resolveHub(id: string, asked: string, reg?: RegistryModel): Resolution {
+  function resolveHub(id: string, asked: string, reg?: BuiltinModel): Resolution {
     const base = id.split('/').pop()!;
-    const local = findIn([
-      ...searchDirs.flatMap((d) => [path.join(d, id), path.join(d, base)]),
-      path.join(config.cacheDir, id),
-    ]);
-    if (local) return { name: id, location: { type: 'local', dir: local }, ...(reg ? { registry: reg } : {}), looked };
-    if (!config.allowDownloads) throw notFound(asked, looked, config, id);
-    return { name: id, location: { type: 'hub', id }, ...(reg ? { registry: reg } : {}), looked };
+    const found = (dir: string): Resolution => ({ name: id, location: { type: 'local', dir }, hubId: id, ...(reg ? { builtin: reg } : {}), looked });
+    const hub = (): Resolution => ({ name: id, location: { type: 'hub', id }, hubId: id, ...(reg ? { builtin: reg } : {}), looked });
+    const local = findIn(searchDirs.flatMap((d) => [path.join(d, id), path.join(d, base)]));
+    if (local) return found(local);
+    const cached = cachedModelDir(config.cacheDir, id);
+    looked.push(cached);
+    const state = cachedModelState(cached);
+    switch (state.state) {
+      case 'complete':
+        return found(cached);
+      case 'damaged':
+        throw createError(
+          'MODEL_NOT_FOUND',
+          `The downloaded copy of model "${id}" in ${cached} is damaged: ${state.file} is ` +
+            `${state.actual === undefined ? 'missing' : `${state.actual} bytes`}, expected ${state.expected} bytes. ` +
+            `Delete the folder ${cached} and run again to download it anew.`,
+          { model: asked, looked, delete: cached },
+        );
+      case 'incomplete':
+        if (config.allowDownloads) return { ...hub(), incompleteDownload: cached }; // resume: finished files are reused
+        // Downloads are off: use what is there (copies cached before the marker existed); if files are missing,
+        // loading fails with a message naming the folder to delete.
+        if (isModelDir(cached)) return { ...found(cached), incompleteDownload: cached };
+        throw notFound(asked, looked, config, { hubId: id, incompleteDir: cached });
+      case 'absent':
+        if (!config.allowDownloads) throw notFound(asked, looked, config, { hubId: id });
+        return hub();
+    }
   }
+}
+
+export interface NotFoundDetails {
+  /** The Hugging Face id it would be (or was) downloaded as. */
+  readonly hubId?: string;
+  /** Why loading or downloading failed (one line). */
+  readonly reason?: string;
+  /** The URL that was tried. */
+  readonly url?: string;
+  /** The cache folder holding an interrupted download. */
+  readonly incompleteDir?: string;
 }
 
 export function notFound(
   name: string,
   looked: readonly string[],
-  config: Pick<Config, 'cacheDir' | 'allowDownloads'>,
-  hubId?: string,
-  reason?: string,
+  config: Pick<Config, 'cacheDir' | 'allowDownloads'> & { readonly hubEndpoint?: string },
+  more: NotFoundDetails = {},
 ): Error {
-  const lines = [
-    `Model "${name}" not found${reason ? ` (${reason})` : ''}.`,
-    `Looked in:`,
-    ...looked.map((l) => `  - ${l}`),
-  ];
+  const { hubId, reason, url, incompleteDir } = more;
+  const lines = [`Model "${name}" not found${reason ? ` (${reason})` : ''}.`, `Looked in:`, ...looked.map((l) => `  - ${l}`)];
   if (hubId) {
+    let endpoint: string;
+    try {
+      endpoint = hubEndpoint(config);
+    } catch {
+      endpoint = '(invalid LOOKALIKE_HF_ENDPOINT / HF_ENDPOINT)';
+    }
+    if (config.allowDownloads) {
+      lines.push(
+        `Downloading it from ${endpoint} into ${config.cacheDir} failed${url ? `; tried ${url}` : ''}. ` +
+          `(A mirror of the hub can be set with LOOKALIKE_HF_ENDPOINT or HF_ENDPOINT.)`,
+      );
+    } else {
+      lines.push(`Downloads are off (LOOKALIKE_OFFLINE / HF_HUB_OFFLINE).`);
+    }
+    if (incompleteDir) {
+      lines.push(
+        `An interrupted download of it is in ${incompleteDir} (files that arrived completely are kept; partial files never are). ` +
+          `Run again with the hub reachable to finish it, or delete the folder ${incompleteDir} to start over.`,
+      );
+    }
     lines.push(
-      config.allowDownloads
-        ? `Downloading it from the Hugging Face hub into ${config.cacheDir} failed.`
-        : `Downloads are off (LOOKALIKE_OFFLINE / HF_HUB_OFFLINE).`,
       `To use it offline, copy the model folder (config.json, preprocessor_config.json, tokenizer files, onnx/*.onnx) ` +
         `from a machine with network access, e.g. \`git clone https://huggingface.co/${hubId}\`, into a folder listed ` +
         `in LOOKALIKE_MODELS (as ${hubId} or ${hubId.split('/').pop()}), or pass its path with --model.`,
@@ -133,7 +170,12 @@ export function notFound(
       'Pass a folder in the Hugging Face layout (config.json + onnx/model.onnx) with --model, or add its parent folder to LOOKALIKE_MODELS.',
     );
   }
-  return createError('MODEL_NOT_FOUND', lines.join('\n'), { model: name, looked });
+  return createError('MODEL_NOT_FOUND', lines.join('\n'), {
+    model: name,
+    looked,
+    ...(url ? { url } : {}),
+    ...(incompleteDir ? { delete: incompleteDir } : {}),
+  });
 }
 
 /** Fingerprint of a local model folder: the JSON configs' contents and the ONNX files' names and sizes. */

@@ -30,33 +30,38 @@ export interface PreparedImage {
 }
 
 /**
- * One interface for every embedding method. Vectors are L2-normalised `Float32Array`s of length `dimension`.
+ * One interface for every embedding method. Vectors are L2-normalised `Float32Array`s of length
+ * `spec.dimension`; what the embedder is (id, dimension, modalities) is read from `spec` only.
  *
  * `prepareImage` (decode + preprocess) is separate from `embedPrepared` (inference) so that ingest can decode
- * the next images while the model runs on the current batch.
+ * the next images while the model runs on the current batch. Implementations extend `BaseEmbedder`
+ * (`./base.ts`), which derives `embedImages` and the defaults below from those two.
  */
 export interface Embedder {
   readonly spec: EmbedderSpec;
-  readonly id: string;
-  readonly dimension: number;
-  readonly modalities: ReadonlySet<Modality>;
-  /** How many `embedPrepared` calls can usefully run at once (parallel inference sessions); default 1. */
-  readonly concurrency?: number;
+  /** How many `embedPrepared` calls can usefully run at once (parallel inference sessions); 1 for most. */
+  readonly concurrency: number;
   prepareImage(input: ImageInput): Promise<PreparedImage>;
   embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]>;
-  /** `prepareImage` + `embedPrepared` for a batch. */
+  /** `prepareImage` + `embedPrepared` for a batch (any length: split into model-sized batches). */
   embedImages(images: readonly ImageInput[]): Promise<Float32Array[]>;
   /**
    * Embedders that learn from the collection (e.g. a visual vocabulary): `trained` is false until `train` has
-   * seen a sample of its images; their `spec` then carries what was learnt.
+   * seen a sample of its images; their `spec` then carries what was learnt (before that it describes the
+   * request only and must not be stored).
    */
   readonly trained?: boolean;
   train?(images: AsyncIterable<ImageInput> | Iterable<ImageInput>): Promise<void>;
   /** Extra metadata derived from an image's vector, stored with the item (e.g. `{ phash: 'c3a1…' }`). */
   vectorMetadata?(vector: Float32Array): Record<string, unknown>;
-  /** Present only when `modalities` has `text`. */
+  /** Present only when `spec.modalities` has `text`. */
   embedTexts?(texts: readonly string[]): Promise<Float32Array[]>;
   dispose(): Promise<void>;
+}
+
+/** Whether the embedder (or a stored spec) embeds this modality: `supports(e.spec, 'text')`. */
+export function supports(spec: Pick<EmbedderSpec, 'modalities'>, modality: Modality): boolean {
+  return spec.modalities.includes(modality);
 }
 
 /** In-place L2 normalisation; a zero vector stays zero. Returns its argument. */

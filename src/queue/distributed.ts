@@ -2,12 +2,12 @@ import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { createError, reasonOf } from '../errors.js';
-import { fileId, type IndexFailure, type IndexProgress, type IndexReport } from '../ingest/ingest.js';
+import type { EmbedderOptions } from '../embed/registry.js';
+import { createError } from '../errors.js';
+import { planChanges, vanished, type IndexFailure, type IndexProgress, type IndexReport } from '../ingest/folder.js';
 import { walkImages } from '../ingest/walk.js';
-import { readImageFile } from '../image/read.js';
 import { openDatabase, type Collection } from '../lookalike.js';
-import type { Metadata } from '../store/types.js';
+import type { IndexSpec, Metadata, VectorType } from '../store/types.js';
 
 /**
  * Distributed ingestion on BullMQ (Redis): `submitIndexJobs` splits a folder into jobs of a few dozen files;
@@ -25,6 +25,7 @@ export interface IngestJobData {
   readonly collection: string;
   readonly files: { path: string }[];
   readonly folderLabelKey?: string;
+  readonly metadata?: Metadata;
 }
 
 export interface IngestJobResult {
@@ -58,7 +59,15 @@ export interface SubmitOptions {
   readonly model?: string;
   readonly folder: string;
   readonly exclude?: readonly string[];
+  /** After every job is done, delete records of files under the folder that no longer exist. */
+  readonly prune?: boolean;
   readonly folderLabelKey?: string;
+  /** Metadata merged into every item. */
+  readonly metadata?: Metadata;
+  /** New collections: pooling of ViT-style outputs, search index, vector type (as for a local `index`). */
+  readonly pooling?: EmbedderOptions['pooling'];
+  readonly index?: IndexSpec | { readonly type: IndexSpec['type'] };
+  readonly vectorType?: VectorType;
   /** Files per job (default 64). */
   readonly jobSize?: number;
   readonly config?: Partial<Config>;
@@ -78,29 +87,44 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
   const db = await openDatabase(opts.db, opts.config ?? {});
   let todo: { path: string }[];
   let unchanged = 0;
+  const walkProblems: IndexFailure[] = [];
+  let prune: (() => Promise<number>) | undefined;
+  let col: Collection;
   try {
-    const col = await db.collection(opts.collection, { ...(opts.model ? { model: opts.model } : {}), trainingFolder: opts.folder });
-    await col.close();
-    const files = await walkImages(path.resolve(opts.folder), { ...(opts.exclude ? { exclude: opts.exclude } : {}) });
-    const states = await col.store.fileStates();
-    todo = files.filter((f) => {
-      const s = states.get(f.path);
-      const same = s !== undefined && s.size === f.size && s.mtimeMs === f.mtimeMs;
-      if (same) unchanged++;
-      return !same;
+    col = await db.collection(opts.collection, {
+      ...(opts.model ? { model: opts.model } : {}),
+      ...(opts.pooling ? { pooling: opts.pooling } : {}),
+      ...(opts.index ? { index: opts.index } : {}),
+      ...(opts.vectorType ? { vectorType: opts.vectorType } : {}),
+      trainingFolder: opts.folder,
     });
-  } finally {
+    await col.close();
+    const files = await walkImages(path.resolve(opts.folder), {
+      ...(opts.exclude ? { exclude: opts.exclude } : {}),
+      onProblem: (p, error) => walkProblems.push({ path: p, error }),
+    });
+    const states = new Map((await col.files()).map((f) => [f.path, f]));
+    const plan = planChanges(files, states);
+    todo = plan.todo.map((f) => ({ path: f.path }));
+    unchanged = plan.unchanged;
+    if (opts.prune) {
+      const gone = vanished(opts.folder, new Set(files.map((f) => f.path)), states);
+      prune = () => col.delete(gone);
+    }
+  } catch (e) {
     await db.close();
+    throw e;
   }
   const run = randomUUID();
   const size = opts.jobSize ?? 64;
   const queue = new Queue<IngestJobData, IngestJobResult>(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
-  const total = { added: 0, updated: 0, unchanged, failures: [] as IndexFailure[] };
+  const total = { added: 0, updated: 0, unchanged, failures: [...walkProblems] };
   const jobs = Math.ceil(todo.length / size);
   let finished = 0;
   let done = unchanged;
   const all = todo.length + unchanged;
+  let removed = 0;
   try {
     await events.waitUntilReady();
     const pending = new Set<string>();
@@ -138,21 +162,31 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
       pending.add(jobId);
       batch.push({
         name: 'index',
-        data: { run, db: opts.db, collection: opts.collection, files: todo.slice(i * size, (i + 1) * size), ...(opts.folderLabelKey ? { folderLabelKey: opts.folderLabelKey } : {}) },
+        data: {
+          run,
+          db: opts.db,
+          collection: opts.collection,
+          files: todo.slice(i * size, (i + 1) * size),
+          ...(opts.folderLabelKey ? { folderLabelKey: opts.folderLabelKey } : {}),
+          ...(opts.metadata ? { metadata: opts.metadata } : {}),
+        },
         opts: { jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 10_000, removeOnFail: 10_000 },
       });
     }
     for (let i = 0; i < batch.length; i += 500) await queue.addBulk(batch.slice(i, i + 500));
     await finishedAll;
+    // prune only when every job succeeded: a failed job's files may still exist
+    if (prune && !total.failures.some((f) => f.path.startsWith('(job '))) removed = await prune();
   } finally {
     await events.close();
     await queue.close();
+    await db.close();
   }
   return {
     added: total.added,
     updated: total.updated,
     unchanged: total.unchanged,
-    removed: 0,
+    removed,
     failed: total.failures.length,
     failures: total.failures,
     jobs,
@@ -195,35 +229,16 @@ export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Pro
         colp.catch(() => collections.delete(key));
       }
       const col = await colp;
-      const embedder = await col.embedder(); // loaded once per collection and process
-      const result = { added: 0, updated: 0, unchanged: 0, failures: [] as IndexFailure[] };
-      const prepared: { id: string; path: string; hash: string; size: number; mtimeMs: number; image: Awaited<ReturnType<typeof embedder.prepareImage>>; metadata: Metadata }[] = [];
-      for (const f of data.files) {
-        try {
-          const file = await readImageFile(f.path, db.config.maxFileBytes);
-          const metadata: Metadata = data.folderLabelKey ? { [data.folderLabelKey]: path.basename(path.dirname(f.path)) } : {};
-          prepared.push({ id: fileId(f.path), path: f.path, hash: file.contentHash, size: file.size, mtimeMs: file.mtimeMs, image: await embedder.prepareImage(file.bytes), metadata });
-        } catch (e) {
-          result.failures.push({ path: f.path, error: reasonOf(e) });
-        }
-      }
-      if (prepared.length > 0) {
-        const vectors = await embedder.embedPrepared(prepared.map((p) => p.image));
-        const extra = embedder.vectorMetadata?.bind(embedder);
-        const r = await col.store.upsert(
-          prepared.map((p, i) => ({
-            id: p.id,
-            path: p.path,
-            contentHash: p.hash,
-            size: p.size,
-            mtimeMs: p.mtimeMs,
-            metadata: { ...p.metadata, ...(extra ? extra(vectors[i]!) : {}) },
-            vector: vectors[i]!,
-          })),
-        );
-        result.added += r.added;
-        result.updated += r.updated;
-      }
+      // the one ingest pipeline, as a local run: change detection, unchanged content only touched, a bad image (or a
+      // failed batch) reported as a failure of this job's report, not a failed job
+      const r = await col.indexFiles(
+        data.files.map((f) => f.path),
+        {
+          ...(data.folderLabelKey ? { folderLabelKey: data.folderLabelKey } : {}),
+          ...(data.metadata ? { metadata: data.metadata } : {}),
+        },
+      );
+      const result: IngestJobResult = { added: r.added, updated: r.updated, unchanged: r.unchanged, failures: r.failures };
       processed += data.files.length;
       opts.log?.(`job ${job.id}: ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.failures.length} failed`);
       return result;

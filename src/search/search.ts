@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Embedder } from '../embed/types.js';
 import { createError } from '../errors.js';
-import type { Hit, MetadataValue, StoreCollection } from '../store/types.js';
+import { validateWhere } from '../schema.js';
+import type { Hit, StoreCollection, Where } from '../store/types.js';
 
 /** What to search with: an image (file path or bytes), a text, an indexed item's id, or a raw vector. */
 export type Query =
@@ -15,7 +16,8 @@ export interface SearchOptions {
   /** Number of results (default 10). */
   readonly k?: number;
   readonly minScore?: number;
-  readonly where?: Readonly<Record<string, MetadataValue>>;
+  /** Metadata equality filter (validated: plain keys, at most 32 conditions). */
+  readonly where?: Where;
   /** `false`: skip reading metadata (hits carry `{}`). */
   readonly includeMetadata?: boolean;
   /** HNSW collections: candidate list size for this query (higher = better recall, slower). */
@@ -24,10 +26,12 @@ export interface SearchOptions {
   readonly nprobe?: number;
 }
 
-/** Largest k accepted (whole-gallery rankings for evaluation need large k). */
+/** Largest k the library accepts (whole-gallery rankings for evaluation need large k). */
 export const MAX_K = 1_000_000;
+/** Largest k the HTTP API accepts by default (`ServerOptions.maxK`). */
+export const HTTP_MAX_K = 1000;
 
-export function validateSearchOptions(opts: SearchOptions): { k: number; minScore?: number } {
+export function validateSearchOptions(opts: SearchOptions): { k: number; minScore?: number; where?: Where } {
   const k = opts.k ?? 10;
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
     throw createError('INVALID_ARGUMENT', `k must be an integer from 1 to ${MAX_K} (got ${k}).`, { field: 'k' });
@@ -35,7 +39,8 @@ export function validateSearchOptions(opts: SearchOptions): { k: number; minScor
   if (opts.minScore !== undefined && !Number.isFinite(opts.minScore)) {
     throw createError('INVALID_ARGUMENT', `minScore must be a number (got ${opts.minScore}).`, { field: 'minScore' });
   }
-  return opts.minScore === undefined ? { k } : { k, minScore: opts.minScore };
+  const where = opts.where === undefined ? undefined : validateWhere(opts.where);
+  return { k, ...(opts.minScore !== undefined ? { minScore: opts.minScore } : {}), ...(where ? { where } : {}) };
 }
 
 /** Turn a query into a vector (and the ids to leave out of its results). */
@@ -70,7 +75,8 @@ export async function queryVector(
       );
     }
     const embedder = await getEmbedder();
-    const [v] = await embedder.embedTexts!([query.text]);
+    if (!embedder.embedTexts) throw createError('TEXT_NOT_SUPPORTED', `The embedder of collection "${name}" cannot embed text.`);
+    const [v] = await embedder.embedTexts([query.text]);
     return { vector: v!, excludeIds: [] };
   }
   const embedder = await getEmbedder();
@@ -101,12 +107,12 @@ export async function searchCollection(
   query: Query,
   opts: SearchOptions = {},
 ): Promise<Hit[]> {
-  const { k, minScore } = validateSearchOptions(opts);
+  const { k, minScore, where } = validateSearchOptions(opts);
   const { vector, excludeIds } = await queryVector(collection, getEmbedder, query);
   return collection.search(vector, {
     k,
     ...(minScore !== undefined ? { minScore } : {}),
-    ...(opts.where ? { where: opts.where } : {}),
+    ...(where ? { where } : {}),
     ...(opts.includeMetadata === false ? { includeMetadata: false } : {}),
     ...(opts.ef !== undefined ? { ef: opts.ef } : {}),
     ...(opts.nprobe !== undefined ? { nprobe: opts.nprobe } : {}),

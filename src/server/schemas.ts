@@ -1,143 +1,38 @@
-/** JSON schemas of the HTTP API (validated by Fastify, published in /openapi.json). */
+/**
+ * JSON Schemas of the HTTP API, derived from the zod schemas in `src/schema.ts` (the one source of truth): Fastify
+ * validates requests with them (ajv), serialises responses with them, and @fastify/swagger publishes them in
+ * `/openapi.json`.
+ */
+import { z } from 'zod';
+import * as S from '../schema.js';
 
-const metadata = { type: 'object', additionalProperties: true } as const;
+type JsonSchema = Record<string, unknown>;
 
-export const NameParams = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' } },
-} as const;
-
-export const ItemParams = {
-  type: 'object',
-  required: ['name', 'id'],
-  properties: {
-    name: NameParams.properties.name,
-    id: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^/\\\\]+$' },
-  },
-} as const;
-
-export const ThumbQuery = {
-  type: 'object',
-  // query strings are text (the API does not coerce types): a number of pixels, 16 to 1024
-  properties: { size: { type: 'string', pattern: '^(1[6-9]|[2-9][0-9]|[1-9][0-9]{2}|10[01][0-9]|102[0-4])$' } },
-  additionalProperties: false,
-} as const;
-
-export const CollectionInfo = {
-  type: 'object',
-  properties: {
-    collection: { type: 'string' },
-    count: { type: 'integer' },
-    model: { type: 'string' },
-    embedder: { type: 'string' },
-    dimension: { type: 'integer' },
-    metric: { type: 'string' },
-    vectorType: { type: 'string' },
-    modalities: { type: 'array', items: { type: 'string' } },
-    createdAt: { type: 'string' },
-    index: { type: 'object', additionalProperties: true },
-  },
-} as const;
-
-export const CollectionList = {
-  type: 'object',
-  properties: {
-    collections: { type: 'array', items: CollectionInfo },
-    default: { type: ['string', 'null'] },
-  },
-} as const;
-
-export const CreateCollection = {
-  type: 'object',
-  required: ['name', 'model'],
-  additionalProperties: false,
-  properties: {
-    name: NameParams.properties.name,
-    model: { type: 'string', minLength: 1, maxLength: 200 },
-    pooling: { type: 'string', enum: ['cls', 'mean'] },
-  },
-} as const;
-
-export const SearchBody = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    text: { type: 'string', minLength: 1, maxLength: 2000 },
-    id: { type: 'string', minLength: 1, maxLength: 256 },
-    vector: { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 65536 },
-    k: { type: 'integer' },
-    minScore: { type: 'number' },
-    where: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
-  },
-} as const;
-
-export interface SearchBodyT {
-  text?: string;
-  id?: string;
-  vector?: number[];
-  k?: number;
-  minScore?: number;
-  where?: Record<string, string | number | boolean | null>;
+/** draft-07 JSON Schema of a zod schema: `input` for what a client sends, `output` for what the server returns. */
+export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { target: 'draft-7', io, unrepresentable: 'any' }) as JsonSchema;
+  return rest;
 }
 
-export const SearchResponse = {
-  type: 'object',
-  properties: {
-    results: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { id: { type: 'string' }, path: { type: ['string', 'null'] }, score: { type: 'number' }, metadata },
-      },
-    },
-  },
-} as const;
+const input = (s: z.ZodType) => jsonSchema(s, 'input');
+const output = (s: z.ZodType) => jsonSchema(s, 'output');
 
-export const AddResponse = {
-  type: 'object',
-  properties: {
-    added: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, path: { type: ['string', 'null'] } } } },
-    failures: { type: 'array', items: { type: 'object', properties: { filename: { type: 'string' }, error: { type: 'string' } } } },
-  },
-} as const;
+export const NameParams = input(S.NameParamsSchema);
+export const ItemParams = input(S.ItemParamsSchema);
+export const ThumbQuery = input(S.ThumbQuerySchema);
+export const CreateCollection = input(S.CreateCollectionBodySchema);
+export const SearchBody = input(S.SearchBodySchema);
+export const EmbedBody = input(S.EmbedBodySchema);
 
-export const Item = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    path: { type: ['string', 'null'] },
-    contentHash: { type: ['string', 'null'] },
-    size: { type: ['integer', 'null'] },
-    mtimeMs: { type: ['number', 'null'] },
-    width: { type: ['integer', 'null'] },
-    height: { type: ['integer', 'null'] },
-    metadata,
-    updatedAt: { type: 'string' },
-  },
-} as const;
+export const CollectionInfo = output(S.CollectionInfoSchema);
+export const CollectionList = output(S.CollectionListSchema);
+export const SearchResponse = output(S.SearchResponseSchema);
+export const AddResponse = output(S.AddResponseSchema);
+export const Item = output(S.ItemSchema);
+export const EmbedResponse = output(S.EmbedResponseSchema);
+export const Deleted = output(S.DeletedSchema);
+export const ErrorResponse = output(S.ErrorResponseSchema);
+export const ReadyResponse = output(S.ReadyResponseSchema);
 
-export const EmbedBody = {
-  type: 'object',
-  required: ['text'],
-  additionalProperties: false,
-  properties: {
-    text: { type: 'string', minLength: 1, maxLength: 2000 },
-    collection: NameParams.properties.name,
-  },
-} as const;
-
-export interface EmbedBodyT {
-  text: string;
-  collection?: string;
-}
-
-export const EmbedResponse = {
-  type: 'object',
-  properties: {
-    collection: { type: 'string' },
-    model: { type: 'string' },
-    dimension: { type: 'integer' },
-    vector: { type: 'array', items: { type: 'number' } },
-  },
-} as const;
+/** The error responses every `/v1` route may give (documented in `/openapi.json`). */
+export const errorResponses = { '4xx': ErrorResponse, '5xx': ErrorResponse } as const;

@@ -1,15 +1,15 @@
 import { createError } from '../errors.js';
-import { EmbeddedStore } from './embedded.js';
-import { PostgresStore } from './postgres.js';
-import type { VectorStore } from './types.js';
+import { EmbeddedStore } from './embedded/store.js';
+import { PostgresStore } from './postgres/store.js';
+import type { OpenStoreOptions, VectorStore } from './types.js';
 
-type Opener = (location: string) => Promise<VectorStore>;
+type Opener = (location: string, opts: OpenStoreOptions) => Promise<VectorStore>;
 
 /** Store back-ends by URL scheme; a plain path is the embedded store. */
 const OPENERS: Record<string, Opener> = {
-  file: (location) => EmbeddedStore.open(location.replace(/^file:\/\//, '')),
-  postgres: (location) => PostgresStore.open(location),
-  postgresql: (location) => PostgresStore.open(location),
+  file: (location, opts) => EmbeddedStore.open(location.replace(/^file:\/\//, ''), opts),
+  postgres: (location, opts) => PostgresStore.open(location, opts),
+  postgresql: (location, opts) => PostgresStore.open(location, opts),
 };
 
 export function storeScheme(location: string): string {
@@ -18,16 +18,12 @@ export function storeScheme(location: string): string {
 }
 
 /** Open a store: `./lookalike-db` (embedded, the default) or a URL whose scheme names a back-end. */
-export async function openStore(location: string): Promise<VectorStore> {
+export async function openStore(location: string, opts: OpenStoreOptions = {}): Promise<VectorStore> {
   if (!location) throw createError('INVALID_ARGUMENT', 'The store location (--db) is empty.', { field: 'db' });
   const scheme = storeScheme(location);
   const opener = OPENERS[scheme];
   if (!opener) {
-    throw createError(
-      'INVALID_ARGUMENT',
-      `No store back-end for "${scheme}://" (${location}). Use a directory path for the embedded store.`,
-      { field: 'db' },
-    );
+    throw createError('INVALID_ARGUMENT', `No store back-end for "${scheme}://" (${location}). Use a directory path for the embedded store.`, { field: 'db' });
   }
-  return opener(location);
+  return opener(location, opts);
 }

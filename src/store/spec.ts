@@ -1,6 +1,9 @@
+/**
+ * The collection definition, as zod schemas: the one source of truth for its TypeScript types (`store/types.ts`),
+ * for what is read back from storage, and for the library defaults of each index type.
+ */
 import { z } from 'zod';
 import { createError } from '../errors.js';
-import type { CollectionSpec, Metadata, MetadataValue } from './types.js';
 
 export const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -15,56 +18,130 @@ export function validateCollectionName(name: string): string {
   return name;
 }
 
-const EmbedderSpecSchema = z.object({
+export const EmbedderSpecSchema = z.object({
+  /** Stable embedder id: `mobilenet-v1`, `clip:Xenova/clip-vit-base-patch32`, `onnx:my-resnet`, … */
   id: z.string(),
+  /** Implementation family (the registry key of the factory). */
   kind: z.string(),
+  /** What `--model` resolved from: a registry id, a Hugging Face id, or an absolute folder path. */
   model: z.string(),
+  /** Fingerprint of the model files (configs + weight sizes): changes when the model changes. */
   revision: z.string(),
   dimension: z.number().int().positive(),
-  modalities: z.array(z.enum(['image', 'text'])),
-  preprocessing: z.record(z.string(), z.unknown()),
+  modalities: z.array(z.enum(['image', 'text'])).readonly(),
+  /** Human-readable preprocessing summary (resize, crop, normalisation, pooling). */
+  preprocessing: z.record(z.string(), z.unknown()).readonly(),
 });
+
+export const VectorTypeSchema = z.enum(['float32', 'float16', 'int8']);
+
+export const FlatIndexSchema = z.object({
+  type: z.literal('flat'),
+  /** Scan random projections to this many dimensions, then re-score exactly. */
+  projection: z.number().int().min(1).max(65536).optional(),
+});
+export const HnswIndexSchema = z.object({
+  type: z.literal('hnsw'),
+  /** Links per node (graph connectivity M). */
+  m: z.number().int().min(2).max(256),
+  /** Candidate list size while building. */
+  efConstruction: z.number().int().min(1).max(4096),
+  /** Default candidate list size while searching. */
+  ef: z.number().int().min(1).max(4096),
+});
+export const IvfIndexSchema = z.object({
+  type: z.literal('ivf'),
+  /** Inverted lists (k-means centroids). */
+  nlist: z.number().int().min(1).max(65536),
+  /** Lists scanned per query by default. */
+  nprobe: z.number().int().min(1).max(65536),
+});
+export const IndexSpecSchema = z.discriminatedUnion('type', [FlatIndexSchema, HnswIndexSchema, IvfIndexSchema]);
 
 export const CollectionSpecSchema = z.object({
   name: z.string(),
+  /** Unique per created collection (never reused, even for a re-created collection of the same name). */
+  uid: z.string().optional(),
   embedder: EmbedderSpecSchema,
   dimension: z.number().int().positive(),
   metric: z.literal('cosine'),
-  vectorType: z.enum(['float32', 'float16', 'int8']),
+  vectorType: VectorTypeSchema,
   createdAt: z.string(),
-  index: z
-    .union([
-      z.object({ type: z.literal('flat'), projection: z.number().int().min(1).optional() }),
-      z.object({ type: z.literal('hnsw'), m: z.number().int().min(2).max(256), efConstruction: z.number().int().min(1).max(4096), ef: z.number().int().min(1).max(4096) }),
-      z.object({ type: z.literal('ivf'), nlist: z.number().int().min(1).max(65536), nprobe: z.number().int().min(1).max(65536) }),
-    ])
-    .optional(),
+  /** Defaults to `{ type: 'flat' }`. */
+  index: IndexSpecSchema.optional(),
 });
 
+/** The library's index parameters when a request leaves them out (the CLI and the server use these too). */
+export const INDEX_DEFAULTS = {
+  hnsw: { m: 16, efConstruction: 200, ef: 64 },
+  ivf: { nlist: 256, nprobe: 16 },
+} as const;
+
+type IndexRequest =
+  | { readonly type: 'flat'; readonly projection?: number | undefined }
+  | { readonly type: 'hnsw'; readonly m?: number | undefined; readonly efConstruction?: number | undefined; readonly ef?: number | undefined }
+  | { readonly type: 'ivf'; readonly nlist?: number | undefined; readonly nprobe?: number | undefined };
+
+/** A complete, validated index spec from a partial request (missing parameters take `INDEX_DEFAULTS`). */
+export function withIndexDefaults(req: IndexRequest): z.infer<typeof IndexSpecSchema> {
+  const defined = Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined));
+  const full = req.type === 'flat' ? defined : { ...INDEX_DEFAULTS[req.type], ...defined };
+  const r = IndexSpecSchema.safeParse(full);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.join('.') || 'index';
+    throw createError('INVALID_ARGUMENT', `Invalid index setting "${field}" for ${req.type}: ${issue.message}.`, { field });
+  }
+  return r.data;
+}
+
 /** Parse a spec read back from storage; a damaged one is `STORE_CORRUPT`, naming the collection. */
-export function parseStoredSpec(json: string, name: string): CollectionSpec {
+export function parseStoredSpec(json: string, name: string): z.infer<typeof CollectionSpecSchema> {
   try {
     return CollectionSpecSchema.parse(JSON.parse(json));
   } catch (e) {
-    throw createError('STORE_CORRUPT', `The stored definition of collection "${name}" is unreadable: ${(e as Error).message}`, { name }, e);
+    throw createError(
+      'STORE_CORRUPT',
+      `The stored definition of collection "${name}" is unreadable (${e instanceof SyntaxError ? 'not JSON' : 'unexpected fields'}). ` +
+        `Delete it (\`lookalike drop\`, or DELETE /v1/collections/${name}) and index it again.`,
+      { name },
+      e,
+    );
   }
 }
 
-const MetadataValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-export const MetadataSchema = z.record(z.string(), z.unknown());
-
-export function validateMetadata(m: unknown, where: string): Metadata {
-  const r = MetadataSchema.safeParse(m);
-  if (!r.success) throw createError('INVALID_ARGUMENT', `${where}: metadata must be a JSON object`, { field: 'metadata' });
-  return r.data;
+/** Bytes each vector takes in the search index's memory. */
+export function bytesPerVector(spec: { dimension: number; vectorType: z.infer<typeof VectorTypeSchema>; index?: z.infer<typeof IndexSpecSchema> | undefined }): number {
+  const d = spec.index?.type === 'flat' && spec.index.projection !== undefined ? spec.index.projection : spec.dimension;
+  return d * (spec.vectorType === 'float32' ? 4 : spec.vectorType === 'float16' ? 2 : 1);
 }
 
-export function validateWhere(where: unknown): Record<string, MetadataValue> {
-  const r = z.record(z.string().min(1), MetadataValueSchema).safeParse(where);
-  if (!r.success) {
-    throw createError('INVALID_ARGUMENT', 'where: expected an object of key → string/number/boolean/null', { field: 'where' });
+/** What a store back-end supports; every create and setIndex request is checked against it up front. */
+export interface StoreCapabilities {
+  readonly indexTypes: readonly z.infer<typeof IndexSpecSchema>['type'][];
+  readonly vectorTypes: readonly z.infer<typeof VectorTypeSchema>[];
+  /** Random projection of flat indexes. */
+  readonly projection: boolean;
+  /** `where` filters: metadata equality. */
+  readonly filters: readonly 'equals'[];
+}
+
+export function checkCapabilities(
+  caps: StoreCapabilities,
+  index: z.infer<typeof IndexSpecSchema>,
+  vectorType: z.infer<typeof VectorTypeSchema>,
+  dimension?: number,
+): void {
+  const no = (what: string, field: string, supported: readonly string[]) =>
+    createError('INVALID_ARGUMENT', `This store does not support ${what}; it supports ${supported.join(', ')}.`, { field });
+  if (!caps.indexTypes.includes(index.type)) throw no(`the "${index.type}" index`, 'index', caps.indexTypes);
+  if (!caps.vectorTypes.includes(vectorType)) throw no(`${vectorType} vectors`, 'vectorType', caps.vectorTypes);
+  if (index.type === 'flat' && index.projection !== undefined) {
+    if (!caps.projection) throw no('random projection', 'projection', ['none']);
+    if (dimension !== undefined && index.projection >= dimension) {
+      throw createError('INVALID_ARGUMENT', `projection must be below the dimension (${dimension}); got ${index.projection}.`, { field: 'projection' });
+    }
   }
-  return r.data;
 }
 
 /** Vectors must have the collection's dimension and finite values. */

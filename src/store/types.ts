@@ -1,28 +1,20 @@
-import type { EmbedderSpec } from '../embed/types.js';
+import type { z } from 'zod';
+import type { CollectionSpecSchema, EmbedderSpecSchema, IndexSpecSchema, StoreCapabilities, VectorTypeSchema } from './spec.js';
+
+export type { StoreCapabilities };
 
 export type Metric = 'cosine';
 /** How the search index holds vectors in memory (the store always keeps float32 for exact re-scoring). */
-export type VectorType = 'float32' | 'float16' | 'int8';
+export type VectorType = z.infer<typeof VectorTypeSchema>;
+/** Search index of a collection: exact (`flat`), an HNSW graph or IVF lists. Can be changed later (`reindex`). */
+export type IndexSpec = z.infer<typeof IndexSpecSchema>;
+/** How a collection was built. Fixed at creation (but for `index`); every insert and query is checked against it. */
+export type CollectionSpec = z.infer<typeof CollectionSpecSchema>;
+export type StoredEmbedderSpec = z.infer<typeof EmbedderSpecSchema>;
 export type MetadataValue = string | number | boolean | null;
 export type Metadata = Record<string, unknown>;
-
-/** Search index of a collection: exact (`flat`) or an HNSW graph. Can be changed later (`reindex`). */
-export type IndexSpec =
-  | { readonly type: 'flat'; /** scan random projections to this many dimensions, then re-score exactly */ readonly projection?: number }
-  | { readonly type: 'hnsw'; readonly m: number; readonly efConstruction: number; readonly ef: number }
-  | { readonly type: 'ivf'; readonly nlist: number; readonly nprobe: number };
-
-/** How a collection was built. Fixed at creation (but for `index`); every insert and query is checked against it. */
-export interface CollectionSpec {
-  readonly name: string;
-  readonly embedder: EmbedderSpec;
-  readonly dimension: number;
-  readonly metric: Metric;
-  readonly vectorType: VectorType;
-  readonly createdAt: string;
-  /** Defaults to `{ type: 'flat' }`. */
-  readonly index?: IndexSpec;
-}
+/** Metadata equality filter: every key must equal its value (compared as text). */
+export type Where = Readonly<Record<string, MetadataValue>>;
 
 export interface ItemInput {
   /** Stable id, unique within the collection. Upserting an existing id replaces it. */
@@ -31,6 +23,7 @@ export interface ItemInput {
   readonly contentHash?: string | null;
   readonly size?: number | null;
   readonly mtimeMs?: number | null;
+  /** Pixel size of the image as displayed (after EXIF orientation). */
   readonly width?: number | null;
   readonly height?: number | null;
   readonly metadata?: Metadata;
@@ -69,8 +62,8 @@ export interface VectorSearchOptions {
   readonly k: number;
   /** Drop hits scoring below this. */
   readonly minScore?: number;
-  /** Metadata equality filter: every key must equal its value (compared as text). */
-  readonly where?: Readonly<Record<string, MetadataValue>>;
+  /** Validated at the library boundary (keys are plain names). */
+  readonly where?: Where;
   /** Ids never returned (e.g. the query item itself). */
   readonly excludeIds?: readonly string[];
   /** `false`: hits carry `{}` as metadata (saves reading it, e.g. for evaluation over whole rankings). */
@@ -81,7 +74,7 @@ export interface VectorSearchOptions {
   readonly nprobe?: number;
   /** Scan every vector even when the collection has an approximate index. */
   readonly exact?: boolean;
-  /** float16/int8 collections: re-score the best candidates with the stored float32 vectors (default true). */
+  /** float16/int8/projected collections: re-score the best candidates with the stored float32 vectors (default true). */
   readonly rescore?: boolean;
 }
 
@@ -90,7 +83,12 @@ export interface UpsertResult {
   readonly updated: number;
 }
 
-/** One collection in a store: records and their vectors. All writes of one call are atomic. */
+/**
+ * One collection in a store: records and their vectors. All writes of one call are atomic, and bound to the
+ * collection instance they were opened on: when it was dropped (or dropped and re-created under the same name)
+ * meanwhile, writes fail with `COLLECTION_CHANGED`. Vectors of another length than the collection's dimension
+ * are refused (`DIMENSION_MISMATCH`).
+ */
 export interface StoreCollection {
   readonly spec: CollectionSpec;
   upsert(items: readonly ItemInput[]): Promise<UpsertResult>;
@@ -100,7 +98,8 @@ export interface StoreCollection {
   get(id: string): Promise<Item | undefined>;
   getVector(id: string): Promise<Float32Array | undefined>;
   count(): Promise<number>;
-  fileStates(): Promise<Map<string, FileState>>;
+  /** File states by path: all of them, or only those of `paths`. */
+  fileStates(paths?: readonly string[]): Promise<Map<string, FileState>>;
   search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]>;
   /** Change the search index (and optionally the in-memory vector type) and rebuild it from the stored vectors. */
   setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void>;
@@ -108,14 +107,34 @@ export interface StoreCollection {
   sampleIds(n: number): Promise<string[]>;
 }
 
-/** A place collections live: the embedded directory store, or (later) PostgreSQL. */
+export interface BrokenCollection {
+  readonly name: string;
+  readonly error: string;
+}
+
+/** A place collections live: the embedded directory store, or PostgreSQL. */
 export interface VectorStore {
+  /** A directory, or a URL with the password hidden. */
   readonly location: string;
-  listCollections(): Promise<CollectionSpec[]>;
-  createCollection(spec: Omit<CollectionSpec, 'createdAt'>): Promise<StoreCollection>;
+  readonly capabilities: StoreCapabilities;
+  /** Where the originals of uploaded images are kept, when the store has a place for them (else `Config.uploadsDir`). */
+  readonly uploadsDir?: string;
+  /** Throws `STORE_UNAVAILABLE` when the store cannot answer. */
+  ping(): Promise<void>;
+  /** Readable collections by name, and those whose stored definition is damaged. */
+  listCollections(): Promise<{ collections: CollectionSpec[]; broken: BrokenCollection[] }>;
+  createCollection(spec: Omit<CollectionSpec, 'createdAt' | 'uid'>): Promise<StoreCollection>;
   /** Throws `COLLECTION_NOT_FOUND`. */
   getCollection(name: string): Promise<StoreCollection>;
   hasCollection(name: string): Promise<boolean>;
+  /** Works on a collection whose definition is damaged too. */
   dropCollection(name: string): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** Create the store when missing (default true); otherwise `STORE_NOT_FOUND`. */
+  readonly create?: boolean;
+  /** How long transient errors of a server store are retried (connection reset, server restarting…). */
+  readonly retry?: { readonly timeoutMs: number };
 }

@@ -4,12 +4,18 @@ import { describe, expect, it } from 'vitest';
 import type { EmbedderSpec } from '../../src/embed/types.js';
 import { Collection } from '../../src/lookalike.js';
 import { resolveConfig } from '../../src/config.js';
-import { EmbeddedStore } from '../../src/store/embedded.js';
+import { UploadStorage } from '../../src/ingest/upload-storage.js';
+import type { EmbeddedCollection } from '../../src/store/embedded/collection.js';
+import { EmbeddedStore } from '../../src/store/embedded/store.js';
+import type { StoreCollection } from '../../src/store/types.js';
 import { randomUnitVectors, tmpDir } from '../helpers.js';
 
 const D = 32;
 const embedder: EmbedderSpec = { id: 'test', kind: 'test', model: 'test', revision: '0', dimension: D, modalities: ['image'], preprocessing: {} };
 const HNSW = { type: 'hnsw' as const, m: 16, efConstruction: 100, ef: 64 };
+
+/** The library facade over a bare store collection (for `indexCheck` / `setIndex`). */
+const facade = (sc: StoreCollection) => new Collection(sc, resolveConfig(), new UploadStorage(tmpDir()));
 
 /** Clustered unit vectors: realistic for ANN recall (uniform random vectors in 32-d are hard for any graph). */
 function clustered(n: number, seed: number): Float32Array[] {
@@ -33,7 +39,7 @@ describe('HNSW index in the embedded store', () => {
     const sc = await store.createCollection({ name: 'c', embedder, dimension: D, metric: 'cosine', vectorType: 'float32' });
     const vecs = clustered(3000, 7);
     await sc.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v })));
-    const col = new Collection(sc, resolveConfig());
+    const col = facade(sc);
     await col.setIndex(HNSW);
     expect(col.spec.index).toEqual(HNSW);
     const check = await col.indexCheck(200, 10);
@@ -48,11 +54,15 @@ describe('HNSW index in the embedded store', () => {
     expect((await sc.search(extra[3]!, { k: 10 })).map((h) => h.id)).not.toContain('x3');
     await store.close(); // saves the graph with the store's generation
 
-    // reopened: the saved graph is current and used as is
+    // reopened: the saved graph is current and used as is (memory-mapped, not rebuilt, file not rewritten)
+    const graph = path.join(dir, 'indexes', fs.readdirSync(path.join(dir, 'indexes')).find((f) => f.endsWith('hnsw.usearch'))!);
+    const savedAt = fs.statSync(graph).mtimeMs;
     store = await EmbeddedStore.open(dir);
     const again = await store.getCollection('c');
     expect(again.spec.index).toEqual(HNSW);
     expect((await again.search(extra[4]!, { k: 1 }))[0]!.id).toBe('x4');
+    expect((again as EmbeddedCollection).usesSavedGraph).toBe(true);
+    expect(fs.statSync(graph).mtimeMs).toBe(savedAt);
 
     // another process writes (generation moves on): the graph is rebuilt from the store, nothing is missed
     const other = await EmbeddedStore.open(dir);
@@ -63,12 +73,15 @@ describe('HNSW index in the embedded store', () => {
     const hits = await again.search(vecs[10]!, { k: 5 });
     expect(hits[0]!.id).toBe('late');
     expect(hits.map((h) => h.id)).not.toContain('i10');
-    const recheck = await new Collection(again, resolveConfig()).indexCheck(100, 10);
+    const recheck = await facade(again).indexCheck(100, 10);
     expect(recheck.recallAtK).toBeGreaterThanOrEqual(0.95);
 
-    // back to exact
-    await new Collection(again, resolveConfig()).setIndex({ type: 'flat' });
-    expect((await new Collection(again, resolveConfig()).indexCheck(50, 10)).recallAtK).toBe(1);
+    // back to exact: results equal a brute-force scan of the stored vectors
+    await facade(again).setIndex({ type: 'flat' });
+    const q = vecs[20]!;
+    const stored = [...vecs.entries()].filter(([i]) => i !== 10).map(([i, v]) => ({ id: `i${i}`, s: v.reduce((a, x, j) => a + x * q[j]!, 0) }));
+    const want = stored.sort((a, b) => b.s - a.s).slice(0, 10).map((w) => w.id);
+    expect((await again.search(q, { k: 10 })).map((h) => h.id).filter((id) => id.startsWith('i'))).toEqual(want.slice(0, (await again.search(q, { k: 10 })).filter((h) => h.id.startsWith('i')).length));
     await store.close();
   });
 
@@ -96,7 +109,7 @@ describe('IVF index in the embedded store', () => {
     const sc = await store.createCollection({ name: 'c', embedder, dimension: D, metric: 'cosine', vectorType: 'float32' });
     const vecs = clustered(3000, 11);
     await sc.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v })));
-    const col = new Collection(sc, resolveConfig());
+    const col = facade(sc);
     await col.setIndex({ type: 'ivf', nlist: 32, nprobe: 8 });
     const low = await col.indexCheck(200, 10, { nprobe: 1 });
     const mid = await col.indexCheck(200, 10);
@@ -112,7 +125,7 @@ describe('IVF index in the embedded store', () => {
     await store.close();
     expect(fs.readdirSync(path.join(dir, 'indexes')).some((f) => f.includes('ivf'))).toBe(true);
     store = await EmbeddedStore.open(dir);
-    const again = new Collection(await store.getCollection('c'), resolveConfig());
+    const again = facade(await store.getCollection('c'));
     expect((await again.indexCheck(100, 10)).recallAtK).toBeGreaterThanOrEqual(0.95);
     await store.close();
   });

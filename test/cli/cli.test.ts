@@ -1,32 +1,14 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, classOf, COLOR_CLIP, QUERIES, requireShared, SAMPLES, tmpDir } from '../helpers.js';
-
-const run = promisify(execFile);
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, LOOKALIKE_THREADS: '1', ...env },
-      maxBuffer: 16 << 20,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { classOf, COLOR_CLIP, QUERIES, requireShared, SAMPLES, tmpDir } from '../helpers.js';
+import { cli, requireBuiltCli } from './run.js';
 
 describe('CLI (the README workflow, JSON contracts)', () => {
   const db = path.join(tmpDir(), 'db');
   const query = path.join(QUERIES, fs.readdirSync(QUERIES).find((f) => f.startsWith('daisy'))!);
 
-  beforeAll(() => {
-    if (!fs.existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
-  });
+  beforeAll(requireBuiltCli);
 
   it('index --json prints exactly the documented object', async () => {
     const r = await cli(['index', SAMPLES, '--db', db, '--collection', 'photos', '--model', 'mobilenet-v1', '--json']);
@@ -65,9 +47,12 @@ describe('CLI (the README workflow, JSON contracts)', () => {
     expect(lines[0]).toMatch(/^\s+1\s+0\.\d{4}\s+\S+daisy\S+\.jpg$/);
   });
 
-  it('info --json prints the documented object', async () => {
+  it("info --json prints the library's CollectionInfo whole (11.6: modalities and createdAt were dropped)", async () => {
     const r = await cli(['info', '--db', db, '--collection', 'photos', '--json']);
-    expect(JSON.parse(r.stdout)).toMatchObject({ collection: 'photos', count: 96, model: 'mobilenet-v1', dimension: 1024, metric: 'cosine' });
+    const info = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(info).toMatchObject({ collection: 'photos', count: 96, model: 'mobilenet-v1', dimension: 1024, metric: 'cosine' });
+    expect(info).toMatchObject({ embedder: 'mobilenet-v1', vectorType: 'float32', modalities: ['image'], index: { type: 'flat' }, bytesPerVector: 4096 });
+    expect(Date.parse(info.createdAt as string)).not.toBeNaN();
   });
 
   it('errors: clear message, error code, non-zero exit, no stack trace', async () => {
@@ -102,15 +87,20 @@ describe('CLI (the README workflow, JSON contracts)', () => {
     const r = await cli(['eval', SAMPLES, '--model', 'color-histogram', '--json']);
     expect(r.code).toBe(0);
     const e = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(Object.keys(e).sort()).toEqual(['images', 'imagesPerSecond', 'map', 'mapAt10', 'model', 'precisionAt', 'queries']);
+    // every field of the library's result (new ones flow through) but the sample queries
+    expect(Object.keys(e)).toEqual(expect.arrayContaining(['failed', 'images', 'imagesPerSecond', 'map', 'mapAt10', 'model', 'precisionAt', 'queries']));
+    expect(e).not.toHaveProperty('samples');
+    expect(e.failed).toBe(0);
     expect(e).toMatchObject({ model: 'color-histogram', images: 96, queries: 96 });
     expect(Object.keys(e.precisionAt as object).sort()).toEqual(['1', '10', '5']);
 
     const out = path.join(tmpDir(), 'report.html');
     const c = await cli(['compare', SAMPLES, '--models', 'pixels,phash', '--out', out, '--samples', '2', '--json']);
     expect(c.code).toBe(0);
-    const { results } = JSON.parse(c.stdout) as { results: { model: string }[] };
+    const { results, report } = JSON.parse(c.stdout) as { results: Record<string, unknown>[]; report: string };
     expect(results.map((x) => x.model)).toEqual(['pixels', 'phash']);
+    for (const x of results) expect(x).not.toHaveProperty('samples');
+    expect(report).toBe(out);
     const html = fs.readFileSync(out, 'utf8');
     expect(html).toContain('<table>');
     expect(html.match(/data:image\/jpeg;base64,/g)!.length).toBeGreaterThanOrEqual(2 * (1 + 2 * 5));

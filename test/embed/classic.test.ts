@@ -18,7 +18,7 @@ const hamming = (a: Float32Array, b: Float32Array) => a.reduce((n, x, i) => n + 
 describe('color-histogram', () => {
   it('is a Hellinger-normalised 8x4x4 HSV histogram', async () => {
     const e = await loadEmbedder('color-histogram');
-    expect(e.dimension).toBe(128);
+    expect(e.spec.dimension).toBe(128);
     const [red] = await e.embedImages([await solid(220, 10, 10)]);
     expect(dot(red!, red!)).toBeCloseTo(1, 5);
     expect(red!.filter((x) => x > 0)).toHaveLength(1); // one colour, one bin
@@ -26,7 +26,7 @@ describe('color-histogram', () => {
 
   it('ranks by colour: red is closer to dark red than to blue', async () => {
     const e = await loadEmbedder('color-histogram:16x4x4');
-    expect(e.dimension).toBe(256);
+    expect(e.spec.dimension).toBe(256);
     expect(e.spec.model).toBe('color-histogram:16x4x4');
     const [red, darkRed, blue] = await e.embedImages([await solid(230, 20, 20), await solid(200, 30, 25), await solid(20, 40, 220)]);
     expect(dot(red!, darkRed!)).toBeGreaterThan(dot(red!, blue!));
@@ -40,7 +40,7 @@ describe('color-histogram', () => {
 describe('pixels', () => {
   it('is 16x16 RGB, mean-centred, unit length; an image matches itself, not its mirror', async () => {
     const e = await loadEmbedder('pixels');
-    expect(e.dimension).toBe(768);
+    expect(e.spec.dimension).toBe(768);
     const img = sample('daisy');
     const mirrored = await sharp(img).flop().jpeg().toBuffer();
     const [a, b, c] = await e.embedImages([img, img, mirrored]);
@@ -53,7 +53,7 @@ describe('pixels', () => {
 describe('phash', () => {
   it('64 bits; near-duplicates are within a few bits, different photos far apart', async () => {
     const e = await loadEmbedder('phash');
-    expect(e.dimension).toBe(64);
+    expect(e.spec.dimension).toBe(64);
     const img = sample('sunflower');
     const smaller = await sharp(img).resize(150, 150).jpeg({ quality: 60 }).toBuffer();
     const [a, b, other] = await e.embedImages([img, smaller, sample('bluebell')]);

@@ -21,8 +21,8 @@ describe('CLIP embedder with the color-clip fixture (transformers.js path)', () 
   afterAll(() => clip.dispose());
 
   it('embeds text and images into one 11-d space', async () => {
-    expect(clip.dimension).toBe(11);
-    expect([...clip.modalities].sort()).toEqual(['image', 'text']);
+    expect(clip.spec.dimension).toBe(11);
+    expect([...clip.spec.modalities].sort()).toEqual(['image', 'text']);
     expect(clip.spec.kind).toBe('clip');
     expect(clip.spec.id).toBe('clip:color-clip');
   });

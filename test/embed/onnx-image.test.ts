@@ -66,8 +66,8 @@ describe('mobilenet-v1 (real ImageNet weights)', () => {
   afterAll(() => m.dispose());
 
   it('is 1024-d, image-only, with a spec that records how it was built', () => {
-    expect(m.dimension).toBe(1024);
-    expect([...m.modalities]).toEqual(['image']);
+    expect(m.spec.dimension).toBe(1024);
+    expect([...m.spec.modalities]).toEqual(['image']);
     expect(m.spec).toMatchObject({ id: 'mobilenet-v1', kind: 'onnx-image', model: 'mobilenet-v1', dimension: 1024 });
     expect(m.spec.revision).toMatch(/^[0-9a-f]{16}$/);
   });

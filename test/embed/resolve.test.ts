@@ -61,7 +61,7 @@ describe('model resolution', () => {
 describe('hub downloads', () => {
   it('give up when the hub does not answer, but let a started download take its time', async () => {
     const { createServer } = await import('node:http');
-    const { fetchWithTimeout } = await import('../../src/embed/clip.js');
+    const { fetchWithTimeout } = await import('../../src/embed/hf.js');
     const server = createServer((req, res) => {
       if (req.url === '/silent') return; // never answers
       res.writeHead(200, { 'content-type': 'application/octet-stream' });

@@ -1,8 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluateRetrieval, evaluateTextRetrieval } from '../../src/eval/evaluate.js';
+import { evaluateRetrieval, evaluateTextRetrieval, type RetrievalEvalResult } from '../../src/eval/evaluate.js';
+import sharp from 'sharp';
 import { COLOR_CLIP, requireShared, SAMPLES, SHARED, tmpDir } from '../helpers.js';
+
+/** Copy the first `n` sample images of each class into `dir/<rename(class)>/`. */
+function copyClasses(dir: string, classes: readonly string[], n: number, rename: (c: string) => string = (c) => c): void {
+  for (const c of classes) {
+    fs.mkdirSync(path.join(dir, rename(c)), { recursive: true });
+    for (const f of fs.readdirSync(path.join(SAMPLES, c)).sort().slice(0, n)) fs.copyFileSync(path.join(SAMPLES, c, f), path.join(dir, rename(c), f));
+  }
+}
+
+const figures = (r: RetrievalEvalResult) => ({ precisionAt: r.precisionAt, mapAt10: r.mapAt10, map: r.map, tieAware: r.tieAware });
 
 describe('evaluateRetrieval', () => {
   it('leave-one-out on the sample flowers, reproducible run to run', async () => {
@@ -47,11 +58,84 @@ describe('evaluateRetrieval', () => {
     });
     expect(r.images).toBe(11);
     expect(r.queries).toBe(8);
+    expect(r.distractors).toBe(3);
+    expect(r.unlabelled).toBe(0);
     expect(r.samples.map((s) => s.label).sort()).toEqual(['bluebell', 'daisy']);
     for (const s of r.samples) for (const h of s.hits) if (h.path.includes(`${path.sep}noise${path.sep}`)) expect(h.relevant).toBe(false);
     await expect(
       evaluateRetrieval({ dir, model: 'pixels', labels: { csv, labelColumn: 'nope', pathColumn: 'file' } }),
     ).rejects.toThrow(/no column "nope".*file, kind/);
+  });
+});
+
+describe('evaluation defects (10.17–10.20: these silently produced wrong numbers)', () => {
+  it('10.17 distractors outside the evaluated folder (absolute or ../ path) are indexed, never ignored', async () => {
+    const parent = tmpDir();
+    const dir = path.join(parent, 'labelled');
+    copyClasses(dir, ['daisy', 'bluebell'], 3);
+    copyClasses(parent, ['sunflower'], 3, () => 'noise');
+    const opts = { dir, model: 'color-histogram', samples: 2, sampleK: 8, config: { threads: 1 } };
+    for (const distractors of [path.join(parent, 'noise'), '../noise']) {
+      const r = await evaluateRetrieval({ ...opts, distractors });
+      expect(r.images).toBe(9);
+      expect(r.queries).toBe(6);
+      expect(r.distractors).toBe(3);
+      const noiseHits = r.samples.flatMap((s) => s.hits).filter((h) => h.path.startsWith(path.join(parent, 'noise') + path.sep));
+      expect(noiseHits.length).toBeGreaterThan(0); // in the gallery …
+      for (const h of noiseHits) expect(h).toMatchObject({ relevant: false, label: undefined }); // … never relevant
+    }
+    await expect(evaluateRetrieval({ ...opts, distractors: path.join(parent, 'nope') })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    await expect(evaluateRetrieval({ ...opts, distractors: parent })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('10.18 a labels CSV whose paths do not match is refused when file names repeat; images without a row are counted', async () => {
+    const dir = tmpDir();
+    copyClasses(dir, ['daisy', 'bluebell', 'iris'], 3); // same file names in every class folder? make them so:
+    for (const c of ['daisy', 'bluebell', 'iris']) {
+      for (const [i, f] of fs.readdirSync(path.join(dir, c)).sort().entries()) fs.renameSync(path.join(dir, c, f), path.join(dir, c, `image_000${i + 1}.jpg`));
+    }
+    const csv = path.join(tmpDir(), 'labels.csv');
+    const rows = (prefix: string, classes: string[]) =>
+      ['path,label', ...classes.flatMap((c) => [1, 2, 3].map((i) => `${prefix}${c}/image_000${i}.jpg,${c}`))].join('\n');
+    fs.writeFileSync(csv, rows('101_ObjectCategories/', ['daisy', 'bluebell', 'iris']));
+    const labels = { csv, labelColumn: 'label', pathColumn: 'path' };
+    await expect(evaluateRetrieval({ dir, model: 'color-histogram', labels })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/image_0001\.jpg \(3 images, 3 rows\).*relative to/),
+    });
+    // paths relative to the folder (with ./ and \ separators) match; images without a row are reported
+    fs.writeFileSync(csv, rows('./', ['daisy']) + '\n' + rows('', ['bluebell']).split('\n').slice(1).map((l) => l.replace('/', '\\')).join('\n'));
+    const r = await evaluateRetrieval({ dir, model: 'color-histogram', labels, config: { threads: 1 } });
+    expect(r).toMatchObject({ images: 9, queries: 6, unlabelled: 3, failed: 0 });
+  });
+
+  it('10.19 renaming class folders (same images) gives identical figures: ties are broken by content, not names', async () => {
+    const classes = ['bluebell', 'buttercup', 'daisy', 'iris', 'pansy'];
+    const a = tmpDir();
+    const b = tmpDir();
+    copyClasses(a, classes, 5);
+    // reversed alphabetical order of the folders, so that path order is reversed too
+    copyClasses(b, classes, 5, (c) => `${String.fromCharCode(122 - classes.indexOf(c))}-${c.toUpperCase()}`);
+    const ra = await evaluateRetrieval({ dir: a, model: 'phash', config: { threads: 1 } });
+    const rb = await evaluateRetrieval({ dir: b, model: 'phash', config: { threads: 1 } });
+    expect(ra.tieAware.queriesTiedAtCutoff['10']).toBeGreaterThan(0); // phash has few distinct scores: ties are common
+    expect(figures(rb)).toEqual(figures(ra));
+    // the tie-aware figures are expectations, so they lie within what any order of the ties can give
+    for (const k of ['1', '5', '10'] as const) expect(ra.tieAware.precisionAt[k]).toBeGreaterThan(0);
+  });
+
+  it('10.20 an all-zero embedding (bovw-orb on a blank image) is reported as failed with a reason, never matched', async () => {
+    const dir = tmpDir();
+    copyClasses(dir, ['daisy', 'sunflower'], 4);
+    fs.mkdirSync(path.join(dir, 'blank'));
+    const blank = path.join(dir, 'blank', 'blank.png');
+    await sharp({ create: { width: 160, height: 160, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toFile(blank);
+    const r = await evaluateRetrieval({ dir, model: 'bovw-orb', samples: 2, sampleK: 7, config: { threads: 1 } });
+    expect(r.failed).toBe(1);
+    expect(r.failures).toEqual([{ path: blank, error: expect.stringMatching(/empty embedding/) }]);
+    expect(r.images).toBe(8);
+    expect(r.queries).toBe(8);
+    for (const s of r.samples) for (const h of s.hits) expect(h.path).not.toBe(blank);
   });
 });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { DB_FILE } from '../../src/store/embedded.js';
+import { DB_FILE } from '../../src/store/embedded/store.js';
 import { CLI, countStoredItems, requireShared, SHARED, tmpDir } from '../helpers.js';
 
 const run = promisify(execFile);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Collection, type LookalikeDatabase } from '../../src/lookalike.js';
-import { fileId } from '../../src/ingest/ingest.js';
+import { fileId } from '../../src/ingest/folder.js';
 import { walkImages } from '../../src/ingest/walk.js';
 import { classOf, QUERIES, SAMPLES, tmpDir } from '../helpers.js';
 

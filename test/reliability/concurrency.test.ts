@@ -36,12 +36,12 @@ describe('concurrency and soak', () => {
       searches++;
       for (const h of hits) {
         expect(before.has(h.id)).toBe(false);
-        const v = await col.store.getVector(h.id);
+        const v = await col.vector(h.id);
         if (v) expect(h.score).toBeCloseTo(q.reduce((s, x, i) => s + x * v[i]!, 0), 4);
       }
       const count = await col.count();
       if (!deletesDone && count >= 1000) {
-        const ids = [...(await col.store.fileStates()).values()].map((f) => f.id).slice(0, 500);
+        const ids = (await col.files()).map((f) => f.id).slice(0, 500);
         for (let i = 0; i < ids.length; i += 50) {
           await col.delete(ids.slice(i, i + 50));
           for (const id of ids.slice(i, i + 50)) deleted.add(id);
@@ -64,7 +64,7 @@ describe('concurrency and soak', () => {
     const db = await openDatabase(tmpDir(), { threads: 1 });
     const col = await db.collection('flowers', { model: 'color-histogram' });
     await col.indexFolder(SAMPLES);
-    const ids = [...(await col.store.fileStates()).values()].map((f) => f.id);
+    const ids = (await col.files()).map((f) => f.id);
     const app = await buildServer({ db });
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const samples: number[] = [];

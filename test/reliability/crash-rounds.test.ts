@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { DB_FILE } from '../../src/store/embedded.js';
+import { DB_FILE } from '../../src/store/embedded/store.js';
 import { cifarSubset, CLI, countStoredItems, rng, ROOT, tmpDir } from '../helpers.js';
 
 const run = promisify(execFile);
@@ -82,7 +82,7 @@ describe(`crash rounds: ${N} images, ${ROUNDS} SIGKILLs (${MODEL})`, () => {
       `import { openDatabase } from ${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))};
        const db = await openDatabase(${JSON.stringify(db)});
        const c = await db.openCollection('c');
-       const ids = [...(await c.store.fileStates()).values()].map((f) => f.id).sort().slice(0, 500);
+       const ids = (await c.files()).map((f) => f.id).sort().slice(0, 500);
        for (let i = 0; i < ids.length; i += 50) { await c.delete(ids.slice(i, i + 50)); await new Promise((r) => setTimeout(r, 20)); }
        await db.close();`,
     );

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { DB_FILE } from '../../src/store/embedded.js';
+import { DB_FILE } from '../../src/store/embedded/store.js';
 import { CLI, SAMPLES, tmpDir } from '../helpers.js';
 
 const run = promisify(execFile);

@@ -41,7 +41,7 @@ for (const [name, location] of BACKENDS) {
     });
 
     it('collections: create, list, duplicates and unknown names are errors', async () => {
-      expect((await store.listCollections()).map((s) => s.name)).toEqual(['items']);
+      expect((await store.listCollections()).collections.map((s) => s.name)).toEqual(['items']);
       expect(await store.hasCollection('items')).toBe(true);
       await expect(store.createCollection({ ...base, name: 'items' })).rejects.toMatchObject({ code: 'COLLECTION_EXISTS' });
       await expect(store.getCollection('nope')).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EmbedderSpec } from '../../src/embed/types.js';
 import { isLookalikeError } from '../../src/errors.js';
-import { DB_FILE, EmbeddedStore } from '../../src/store/embedded.js';
+import { DB_FILE, EmbeddedStore } from '../../src/store/embedded/store.js';
 import { randomUnitVectors, tmpDir } from '../helpers.js';
 
 const embedder: EmbedderSpec = {

@@ -1,0 +1,216 @@
+import { assertCompatible, loadEmbedder, loadEmbedderForSpec, type EmbedderOptions } from './embed/registry.js';
+import type { Embedder } from './embed/types.js';
+import type { Config } from './config.js';
+import { validateMetadata } from './schema.js';
+import { ingestFiles, indexFolder, type IndexOptions, type IndexReport } from './ingest/folder.js';
+import { addUploads, type AddImageInput, type AddImagesOptions, type AddImagesResult } from './ingest/uploads.js';
+import type { UploadStorage } from './ingest/upload-storage.js';
+import { searchCollection, type Query, type SearchOptions } from './search/search.js';
+import { bytesPerVector } from './store/spec.js';
+import type { CollectionSpec, FileState, Hit, IndexSpec, Item, StoreCollection, VectorType } from './store/types.js';
+
+export type { AddImageInput, AddImagesOptions, AddImagesResult };
+
+export interface CollectionInfo {
+  readonly collection: string;
+  readonly count: number;
+  readonly model: string;
+  readonly embedder: string;
+  readonly dimension: number;
+  readonly metric: string;
+  readonly vectorType: string;
+  readonly modalities: readonly string[];
+  readonly createdAt: string;
+  readonly index: IndexSpec;
+  /** Memory the search index uses per vector (vector data only). */
+  readonly bytesPerVector: number;
+}
+
+export interface IndexCheckResult {
+  readonly index: IndexSpec;
+  readonly sample: number;
+  readonly k: number;
+  /** Mean share of the exact top-k that the index returned. */
+  readonly recallAtK: number;
+  readonly indexMsPerQuery: number;
+  readonly exactMsPerQuery: number;
+}
+
+/** The metadata a run adds to every item (and the label key) must be valid metadata. */
+function checkRunMetadata(opts: Partial<Pick<IndexOptions, 'metadata' | 'folderLabelKey'>>): void {
+  if (opts.metadata !== undefined || opts.folderLabelKey !== undefined) {
+    validateMetadata({ ...(opts.metadata ?? {}), ...(opts.folderLabelKey !== undefined ? { [opts.folderLabelKey]: '' } : {}) }, 'metadata');
+  }
+}
+
+/** A collection with its embedder: index, search, inspect. Get one from `LookalikeDatabase`. */
+export class Collection {
+  #embedder: Promise<Embedder> | undefined;
+  readonly #store: StoreCollection;
+  readonly #uploads: UploadStorage;
+
+  /** @internal — use `LookalikeDatabase.collection` / `openCollection` / `createCollection`. */
+  constructor(
+    store: StoreCollection,
+    readonly config: Config,
+    uploads: UploadStorage,
+    embedder?: Embedder,
+  ) {
+    this.#store = store;
+    this.#uploads = uploads;
+    if (embedder) this.#embedder = Promise.resolve(embedder);
+  }
+
+  get name(): string {
+    return this.#store.spec.name;
+  }
+  get spec(): CollectionSpec {
+    return this.#store.spec;
+  }
+
+  /** The collection's embedder (loaded once, checked against the spec). */
+  embedder(): Promise<Embedder> {
+    this.#embedder ??= loadEmbedderForSpec(this.spec.embedder, this.config);
+    return this.#embedder;
+  }
+
+  /** Load the embedder now (and run the text tower once for image+text models), so the first query is not slow. */
+  async warmUp(): Promise<void> {
+    const e = await this.embedder();
+    if (e.embedTexts) await e.embedTexts(['warm-up']);
+  }
+
+  /** Check that `model` is this collection's model and make it the embedder. */
+  async useModel(model: string, opts: EmbedderOptions = {}): Promise<void> {
+    const e = await loadEmbedder(model, this.config, opts);
+    try {
+      assertCompatible(this.spec.embedder, e.spec, this.name);
+    } catch (err) {
+      await e.dispose();
+      throw err;
+    }
+    const old = this.#embedder;
+    this.#embedder = Promise.resolve(e);
+    if (old) await (await old).dispose();
+  }
+
+  /** Index every image under `folder`: new files added, changed ones updated, unchanged ones skipped unread. */
+  async indexFolder(folder: string, opts: Partial<IndexOptions> = {}): Promise<IndexReport> {
+    checkRunMetadata(opts);
+    return indexFolder(this.#store, await this.embedder(), folder, { ...this.ingestDefaults(), ...opts });
+  }
+
+  /**
+   * Index exactly these files (absolute paths), with the same change detection as `indexFolder` (queue workers use
+   * it for their share of a folder). Nothing is pruned.
+   */
+  async indexFiles(paths: readonly string[], opts: Partial<Omit<IndexOptions, 'prune' | 'exclude'>> = {}): Promise<IndexReport> {
+    checkRunMetadata(opts);
+    return ingestFiles(this.#store, await this.embedder(), paths, { ...this.ingestDefaults(), ...opts });
+  }
+
+  private ingestDefaults(): IndexOptions {
+    return { batchSize: this.config.batchSize, decodeConcurrency: this.config.decodeConcurrency, maxFileBytes: this.config.maxFileBytes };
+  }
+
+  /**
+   * Add images given as bytes (uploads, streams). Each is embedded and upserted; the id defaults to the content
+   * hash. With `keepOriginals` the bytes are kept in the database's upload storage (the item's `path` points there;
+   * deleted with the item). A bad image is reported, not thrown. See `AddImagesOptions.onConflict` for re-adds.
+   */
+  async addImages(images: readonly AddImageInput[], opts: AddImagesOptions = {}): Promise<AddImagesResult> {
+    return addUploads(this.#store, await this.embedder(), this.#uploads, images, {
+      maxFileBytes: this.config.maxFileBytes,
+      batchSize: this.config.batchSize,
+      ...opts,
+    });
+  }
+
+  async search(query: Query, opts: SearchOptions = {}): Promise<Hit[]> {
+    return searchCollection(this.#store, () => this.embedder(), query, opts);
+  }
+
+  async get(id: string): Promise<Item | undefined> {
+    return this.#store.get(id);
+  }
+
+  /** The stored float32 vector of an item. */
+  async vector(id: string): Promise<Float32Array | undefined> {
+    return this.#store.getVector(id);
+  }
+
+  /** Every item that came from a file: id, path, size, mtime, content hash (in no particular order). */
+  async files(): Promise<FileState[]> {
+    return [...(await this.#store.fileStates()).values()];
+  }
+
+  /** Change the search index (`flat`, `hnsw`, `ivf` with their parameters) and rebuild it from the stored vectors. */
+  async setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void> {
+    await this.#store.setIndex(index, vectorType);
+  }
+
+  /**
+   * How well the current index agrees with exact search: `sample` stored vectors (spread over the collection)
+   * query both; recall@k = share of the exact top k (query excluded) that the index returns.
+   */
+  async indexCheck(sample = 200, k = 10, knobs: { ef?: number; nprobe?: number } = {}): Promise<IndexCheckResult> {
+    const ids = await this.#store.sampleIds(sample);
+    let recall = 0;
+    let indexMs = 0;
+    let exactMs = 0;
+    for (const id of ids) {
+      const v = (await this.#store.getVector(id))!;
+      let t0 = performance.now();
+      const approx = await this.#store.search(v, { k, excludeIds: [id], includeMetadata: false, ...knobs });
+      indexMs += performance.now() - t0;
+      t0 = performance.now();
+      const exact = await this.#store.search(v, { k, excludeIds: [id], includeMetadata: false, exact: true });
+      exactMs += performance.now() - t0;
+      const got = new Set(approx.map((h) => h.id));
+      recall += exact.length === 0 ? 1 : exact.filter((h) => got.has(h.id)).length / exact.length;
+    }
+    const n = Math.max(1, ids.length);
+    return {
+      index: this.spec.index ?? { type: 'flat' },
+      sample: ids.length,
+      k,
+      recallAtK: recall / n,
+      indexMsPerQuery: indexMs / n,
+      exactMsPerQuery: exactMs / n,
+    };
+  }
+
+  /** Delete items (and the originals kept for uploaded ones). Returns how many existed. */
+  async delete(ids: readonly string[]): Promise<number> {
+    const items = (await Promise.all(ids.map((id) => this.#store.get(id)))).filter((i): i is Item => i !== undefined);
+    const n = await this.#store.delete(ids);
+    await this.#uploads.release(this.spec, items.map((i) => i.path), async (paths) => new Set((await this.#store.fileStates(paths)).keys()));
+    return n;
+  }
+
+  async count(): Promise<number> {
+    return this.#store.count();
+  }
+
+  async info(): Promise<CollectionInfo> {
+    const s = this.spec;
+    return {
+      collection: s.name,
+      count: await this.#store.count(),
+      model: s.embedder.model,
+      embedder: s.embedder.id,
+      dimension: s.dimension,
+      metric: s.metric,
+      vectorType: s.vectorType,
+      modalities: s.embedder.modalities,
+      createdAt: s.createdAt,
+      index: s.index ?? { type: 'flat' },
+      bytesPerVector: bytesPerVector(s),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#embedder) await (await this.#embedder.catch(() => undefined))?.dispose();
+    this.#embedder = undefined;
+  }
+}

@@ -1,0 +1,231 @@
+import type pg from 'pg';
+import { checkCapabilities, checkVector, CollectionSpecSchema, type StoreCapabilities } from '../spec.js';
+import type {
+  CollectionSpec,
+  FileState,
+  Hit,
+  IndexSpec,
+  Item,
+  ItemInput,
+  Metadata,
+  StoreCollection,
+  UpsertResult,
+  VectorSearchOptions,
+  VectorType,
+} from '../types.js';
+import { changedError, isUndefinedTable, type RetryingPool } from './pool.js';
+
+export const PG_CAPABILITIES: StoreCapabilities = {
+  indexTypes: ['flat', 'hnsw'],
+  vectorTypes: ['float32', 'float16'],
+  projection: false,
+  filters: ['equals'],
+};
+
+export const table = (cid: number): string => `lookalike_items_${cid}`;
+const vecLiteral = (v: Float32Array): string => `[${Array.from(v).join(',')}]`;
+const parseVec = (s: string): Float32Array => Float32Array.from(s.slice(1, -1).split(','), Number);
+export const columnType = (spec: Pick<CollectionSpec, 'vectorType' | 'dimension'>): string =>
+  spec.vectorType === 'float16' ? `halfvec(${spec.dimension})` : `vector(${spec.dimension})`;
+const opsClass = (spec: CollectionSpec): string => (spec.vectorType === 'float16' ? 'halfvec_cosine_ops' : 'vector_cosine_ops');
+
+export function hnswDdl(cid: number, spec: CollectionSpec, index: Extract<IndexSpec, { type: 'hnsw' }>): string {
+  return `CREATE INDEX ${table(cid)}_hnsw ON ${table(cid)} USING hnsw (vector ${opsClass(spec)}) WITH (m = ${index.m}, ef_construction = ${index.efConstruction})`;
+}
+
+interface Row {
+  id: string;
+  path: string | null;
+  content_hash: string | null;
+  size: string | null;
+  mtime_ms: number | null;
+  width: number | null;
+  height: number | null;
+  metadata: Metadata;
+  updated_at: Date;
+}
+
+type FileRow = { id: string; path: string; size: string | null; mtime_ms: number | null; content_hash: string | null };
+const toFileState = (x: FileRow): FileState => ({ id: x.id, path: x.path, size: x.size === null ? null : Number(x.size), mtimeMs: x.mtime_ms, contentHash: x.content_hash });
+
+/**
+ * One collection of the PostgreSQL store: a table with a `vector(D)`/`halfvec(D)` column (pgvector enforces the
+ * dimension), metadata as jsonb. Writes lock the collection's row first: a collection dropped meanwhile makes them
+ * fail with `COLLECTION_CHANGED`, never land elsewhere (collection ids come from a sequence and are never reused).
+ */
+export class PgCollection implements StoreCollection {
+  constructor(
+    private readonly db: RetryingPool,
+    private readonly cid: number,
+    private currentSpec: CollectionSpec,
+  ) {}
+
+  get spec(): CollectionSpec {
+    return this.currentSpec;
+  }
+
+  private get t(): string {
+    return table(this.cid);
+  }
+
+  /** Run a write transaction bound to this collection instance. */
+  private async write<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.tx(async (client) => {
+        const alive = await client.query('SELECT 1 FROM lookalike_collections WHERE cid = $1 FOR SHARE', [this.cid]);
+        if (alive.rowCount === 0) throw changedError(this.spec.name);
+        return fn(client);
+      });
+    } catch (e) {
+      if (isUndefinedTable(e)) throw changedError(this.spec.name, e);
+      throw e;
+    }
+  }
+
+  /** Run a read; a table dropped meanwhile is `COLLECTION_CHANGED`. */
+  private async read<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.db.query<R>(sql, params);
+    } catch (e) {
+      if (isUndefinedTable(e)) throw changedError(this.spec.name, e);
+      throw e;
+    }
+  }
+
+  async upsert(items: readonly ItemInput[]): Promise<UpsertResult> {
+    for (const it of items) checkVector(it.vector, this.spec.dimension, `vector of item "${it.id}"`);
+    if (items.length === 0) return { added: 0, updated: 0 };
+    const added = await this.write(async (client) => {
+      let n = 0;
+      for (let i = 0; i < items.length; i += 200) {
+        const chunk = items.slice(i, i + 200);
+        const params: unknown[] = [];
+        const rows = chunk.map((it) => {
+          const base = params.length;
+          params.push(it.id, it.path ?? null, it.contentHash ?? null, it.size ?? null, it.mtimeMs ?? null, it.width ?? null, it.height ?? null, JSON.stringify(it.metadata ?? {}), vecLiteral(it.vector));
+          return `(${Array.from({ length: 9 }, (_, j) => `$${base + j + 1}`).join(', ')})`;
+        });
+        const r = await client.query<{ inserted: boolean }>(
+          `INSERT INTO ${this.t} (id, path, content_hash, size, mtime_ms, width, height, metadata, vector) VALUES ${rows.join(', ')}
+           ON CONFLICT (id) DO UPDATE SET path = excluded.path, content_hash = excluded.content_hash, size = excluded.size,
+             mtime_ms = excluded.mtime_ms, width = excluded.width, height = excluded.height, metadata = excluded.metadata,
+             vector = excluded.vector, updated_at = now()
+           RETURNING (xmax = 0) AS inserted`,
+          params,
+        );
+        n += r.rows.filter((x) => x.inserted).length;
+      }
+      await client.query('UPDATE lookalike_collections SET generation = generation + 1 WHERE cid = $1', [this.cid]);
+      return n;
+    });
+    return { added, updated: items.length - added };
+  }
+
+  async touchFiles(states: readonly { id: string; size: number; mtimeMs: number }[]): Promise<void> {
+    if (states.length === 0) return;
+    await this.write((client) =>
+      client.query(
+        `UPDATE ${this.t} AS t SET size = s.size, mtime_ms = s.mtime_ms
+         FROM unnest($1::text[], $2::bigint[], $3::double precision[]) AS s(id, size, mtime_ms) WHERE t.id = s.id`,
+        [states.map((s) => s.id), states.map((s) => s.size), states.map((s) => s.mtimeMs)],
+      ),
+    );
+  }
+
+  async delete(ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.write(async (client) => (await client.query(`DELETE FROM ${this.t} WHERE id = ANY($1::text[])`, [ids])).rowCount ?? 0);
+  }
+
+  async get(id: string): Promise<Item | undefined> {
+    const r = await this.read<Row>(`SELECT id, path, content_hash, size, mtime_ms, width, height, metadata, updated_at FROM ${this.t} WHERE id = $1`, [id]);
+    const row = r.rows[0];
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      path: row.path,
+      contentHash: row.content_hash,
+      size: row.size === null ? null : Number(row.size),
+      mtimeMs: row.mtime_ms,
+      width: row.width,
+      height: row.height,
+      metadata: row.metadata,
+      updatedAt: row.updated_at.toISOString(),
+    };
+  }
+
+  async getVector(id: string): Promise<Float32Array | undefined> {
+    const r = await this.read<{ v: string }>(`SELECT vector::text AS v FROM ${this.t} WHERE id = $1`, [id]);
+    return r.rows[0] ? parseVec(r.rows[0].v) : undefined;
+  }
+
+  async count(): Promise<number> {
+    return Number((await this.read<{ n: string }>(`SELECT count(*) AS n FROM ${this.t}`)).rows[0]!.n);
+  }
+
+  async fileStates(paths?: readonly string[]): Promise<Map<string, FileState>> {
+    const r = paths
+      ? await this.read<FileRow>(`SELECT id, path, size, mtime_ms, content_hash FROM ${this.t} WHERE path = ANY($1::text[])`, [paths])
+      : await this.read<FileRow>(`SELECT id, path, size, mtime_ms, content_hash FROM ${this.t} WHERE path IS NOT NULL`);
+    return new Map(r.rows.map((x) => [x.path, toFileState(x)]));
+  }
+
+  async search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]> {
+    checkVector(query, this.spec.dimension, 'query vector');
+    const params: unknown[] = [vecLiteral(query), opts.k];
+    const clauses: string[] = [];
+    if (opts.excludeIds?.length) {
+      params.push(opts.excludeIds);
+      clauses.push(`id <> ALL($${params.length}::text[])`);
+    }
+    for (const [key, value] of Object.entries(opts.where ?? {})) {
+      params.push(key);
+      if (value === null) clauses.push(`jsonb_typeof(metadata -> $${params.length}) = 'null'`);
+      else {
+        params.push(String(value));
+        clauses.push(`metadata ->> $${params.length - 1} = $${params.length}`);
+      }
+    }
+    const cast = `$1::${columnType(this.spec)}`;
+    const sql = `SELECT id, path, ${opts.includeMetadata === false ? `'{}'::jsonb AS metadata` : 'metadata'}, 1 - (vector <=> ${cast}) AS score
+      FROM ${this.t} ${clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''} ORDER BY vector <=> ${cast} LIMIT $2`;
+    const index = this.spec.index;
+    let rows: { id: string; path: string | null; metadata: Metadata; score: number }[];
+    try {
+      rows = await this.db.tx(async (client) => {
+        if (opts.exact || !index || index.type !== 'hnsw') await client.query('SET LOCAL enable_indexscan = off');
+        else await client.query(`SET LOCAL hnsw.ef_search = ${Math.max(opts.ef ?? index.ef, opts.k)}`);
+        return (await client.query<{ id: string; path: string | null; metadata: Metadata; score: number }>(sql, params)).rows;
+      });
+    } catch (e) {
+      if (isUndefinedTable(e)) throw changedError(this.spec.name, e);
+      throw e;
+    }
+    const min = opts.minScore ?? -Infinity;
+    return rows.filter((x) => x.score >= min).map((x) => ({ id: x.id, path: x.path, score: x.score, metadata: x.metadata }));
+  }
+
+  async setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void> {
+    checkCapabilities(PG_CAPABILITIES, index, vectorType ?? this.spec.vectorType, this.spec.dimension);
+    const next: CollectionSpec = CollectionSpecSchema.parse({ ...this.currentSpec, index, ...(vectorType ? { vectorType } : {}) });
+    await this.write(async (client) => {
+      await client.query(`DROP INDEX IF EXISTS ${this.t}_hnsw`);
+      if (vectorType && vectorType !== this.currentSpec.vectorType) {
+        await client.query(`ALTER TABLE ${this.t} ALTER COLUMN vector TYPE ${columnType(next)} USING vector::${columnType(next)}`);
+      }
+      if (index.type === 'hnsw') await client.query(hnswDdl(this.cid, next, index));
+      await client.query('UPDATE lookalike_collections SET spec = $1 WHERE cid = $2', [JSON.stringify(next), this.cid]);
+    });
+    this.currentSpec = next;
+  }
+
+  async sampleIds(n: number): Promise<string[]> {
+    const total = await this.count();
+    const step = Math.max(1, Math.floor(total / Math.max(1, n)));
+    const r = await this.read<{ id: string }>(
+      `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY rid) AS i FROM ${this.t}) s WHERE (i - 1) % $1 = 0 ORDER BY i LIMIT $2`,
+      [step, n],
+    );
+    return r.rows.map((x) => x.id);
+  }
+}

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { createError, reasonOf } from '../../errors.js';
+import { checkCapabilities, parseStoredSpec, validateCollectionName } from '../spec.js';
+import type { BrokenCollection, CollectionSpec, OpenStoreOptions, StoreCollection, VectorStore } from '../types.js';
+import { columnType, hnswDdl, PG_CAPABILITIES, PgCollection, table } from './collection.js';
+import { RetryingPool } from './pool.js';
+import { withRetry } from './retry.js';
+
+const SCHEMA_VERSION = 1;
+
+/** Versioned migrations, each in one transaction: MIGRATIONS[v] takes the schema from v to v + 1. */
+const MIGRATIONS: Record<number, string> = {
+  0: `
+    CREATE EXTENSION IF NOT EXISTS vector;
+    CREATE TABLE IF NOT EXISTS lookalike_collections (
+      cid SERIAL PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE,
+      spec JSONB NOT NULL,
+      generation BIGINT NOT NULL DEFAULT 0
+    );`,
+};
+
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+const isSqlState = (e: unknown): boolean => typeof (e as { code?: unknown } | null)?.code === 'string' && (e as { code: string }).code.length === 5;
+
+/**
+ * PostgreSQL + pgvector back-end (`--db postgres://user@host:port/db`): one table per collection with a
+ * `vector(D)` (or `halfvec(D)` for float16) column, metadata as `jsonb` with filters in SQL, an HNSW index with
+ * `vector_cosine_ops` when the collection asks for one (`hnsw.ef_search` per query), batches written in one
+ * transaction with multi-row upserts, a connection pool; transient errors (a restarting server, a lost
+ * connection, serialization failures) are retried for `retry.timeoutMs`, then `STORE_UNAVAILABLE`.
+ */
+export class PostgresStore implements VectorStore {
+  readonly capabilities = PG_CAPABILITIES;
+  readonly uploadsDir = undefined;
+
+  private constructor(
+    readonly location: string,
+    private readonly db: RetryingPool,
+  ) {}
+
+  static async open(url: string, opts: OpenStoreOptions = {}): Promise<PostgresStore> {
+    const where = redact(url);
+    const policy = { timeoutMs: opts.retry?.timeoutMs ?? 30_000 };
+    const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 10_000 });
+    pool.on('error', () => {}); // idle client errors surface on the next query instead of crashing the process
+    try {
+      await withRetry(where, policy, () => PostgresStore.migrate(pool, where, opts.create ?? true));
+    } catch (e) {
+      await pool.end().catch(() => {});
+      if (!(e instanceof Error && 'code' in e) || !isSqlState(e)) throw e;
+      throw createError('STORE_CORRUPT', `Cannot prepare the PostgreSQL schema at ${where}: ${reasonOf(e)} (is pgvector installed?)`, { db: where }, e);
+    }
+    return new PostgresStore(where, new RetryingPool(pool, where, policy));
+  }
+
+  private static async migrate(pool: pg.Pool, where: string, create: boolean): Promise<void> {
+    const client = await pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock(74201)'); // one migrator at a time
+      const exists = (await client.query(`SELECT to_regclass('lookalike_meta') IS NOT NULL AS e`)).rows[0] as { e: boolean };
+      if (!exists.e && !create) {
+        throw createError('STORE_NOT_FOUND', `The database ${where} holds no lookalike store. Check --db, or create one with \`lookalike index\`.`, { db: where });
+      }
+      await client.query('CREATE TABLE IF NOT EXISTS lookalike_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      const r = await client.query<{ value: string }>(`SELECT value FROM lookalike_meta WHERE key = 'schema_version'`);
+      const from = r.rows[0] ? Number(r.rows[0].value) : 0;
+      if (!Number.isInteger(from) || from < 0) {
+        throw createError('STORE_CORRUPT', `The database ${where} records schema version "${r.rows[0]?.value}", which lookalike never wrote.`, { db: where });
+      }
+      if (from > SCHEMA_VERSION) {
+        throw createError('STORE_CORRUPT', `The database schema is version ${from}; this lookalike reads ${SCHEMA_VERSION}. Upgrade lookalike.`, { db: where });
+      }
+      for (let v = from; v < SCHEMA_VERSION; v++) {
+        await client.query('BEGIN');
+        try {
+          await client.query(MIGRATIONS[v]!);
+          await client.query(
+            `INSERT INTO lookalike_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+            [String(v + 1)],
+          );
+          await client.query('COMMIT');
+        } catch (e) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw e;
+        }
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(74201)').catch(() => {});
+      client.release();
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.db.pool.query('SELECT 1');
+    } catch (e) {
+      throw createError('STORE_UNAVAILABLE', `PostgreSQL at ${this.location} does not answer: ${reasonOf(e)}`, { db: this.location }, e);
+    }
+  }
+
+  async listCollections(): Promise<{ collections: CollectionSpec[]; broken: BrokenCollection[] }> {
+    const r = await this.db.query<{ name: string; spec: unknown }>('SELECT name, spec FROM lookalike_collections ORDER BY name');
+    const collections: CollectionSpec[] = [];
+    const broken: BrokenCollection[] = [];
+    for (const row of r.rows) {
+      try {
+        collections.push(parseStoredSpec(JSON.stringify(row.spec), row.name));
+      } catch (e) {
+        broken.push({ name: row.name, error: reasonOf(e) });
+      }
+    }
+    return { collections, broken };
+  }
+
+  async hasCollection(name: string): Promise<boolean> {
+    return ((await this.db.query('SELECT 1 FROM lookalike_collections WHERE name = $1', [name])).rowCount ?? 0) > 0;
+  }
+
+  async createCollection(input: Omit<CollectionSpec, 'createdAt' | 'uid'>): Promise<StoreCollection> {
+    validateCollectionName(input.name);
+    checkCapabilities(this.capabilities, input.index ?? { type: 'flat' }, input.vectorType, input.dimension);
+    const spec: CollectionSpec = { ...input, uid: randomUUID(), createdAt: new Date().toISOString() };
+    try {
+      await this.db.tx(async (client) => {
+        const r = await client.query<{ cid: number }>('INSERT INTO lookalike_collections (name, spec) VALUES ($1, $2) RETURNING cid', [
+          spec.name,
+          JSON.stringify(spec),
+        ]);
+        const cid = r.rows[0]!.cid;
+        await client.query(`CREATE TABLE ${table(cid)} (
+          rid BIGSERIAL PRIMARY KEY,
+          id TEXT NOT NULL UNIQUE,
+          path TEXT,
+          content_hash TEXT,
+          size BIGINT,
+          mtime_ms DOUBLE PRECISION,
+          width INTEGER,
+          height INTEGER,
+          metadata JSONB NOT NULL DEFAULT '{}',
+          vector ${columnType(spec)} NOT NULL,
+          updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )`);
+        await client.query(`CREATE INDEX ON ${table(cid)} (path)`);
+        await client.query(`CREATE INDEX ON ${table(cid)} USING gin (metadata jsonb_path_ops)`);
+        if (spec.index?.type === 'hnsw') await client.query(hnswDdl(cid, spec, spec.index));
+      });
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') throw createError('COLLECTION_EXISTS', `Collection "${spec.name}" already exists.`, { name: spec.name });
+      throw e;
+    }
+    return this.getCollection(spec.name);
+  }
+
+  async getCollection(name: string): Promise<StoreCollection> {
+    const r = await this.db.query<{ cid: number; spec: unknown }>('SELECT cid, spec FROM lookalike_collections WHERE name = $1', [name]);
+    const row = r.rows[0];
+    if (!row) {
+      const names = (await this.listCollections()).collections.map((c) => c.name);
+      throw createError(
+        'COLLECTION_NOT_FOUND',
+        `No collection "${name}" in ${this.location}.` + (names.length ? ` Collections: ${names.join(', ')}.` : ' The database has none yet.'),
+        { name },
+      );
+    }
+    return new PgCollection(this.db, row.cid, parseStoredSpec(JSON.stringify(row.spec), name));
+  }
+
+  async dropCollection(name: string): Promise<boolean> {
+    return this.db.tx(async (client) => {
+      const r = await client.query<{ cid: number }>('DELETE FROM lookalike_collections WHERE name = $1 RETURNING cid', [name]);
+      if (!r.rows[0]) return false;
+      await client.query(`DROP TABLE IF EXISTS ${table(r.rows[0].cid)}`);
+      return true;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.db.pool.end();
+  }
+}
