@@ -176,9 +176,11 @@ function loadFailure(opts: ClipOptions, ref: string, e: unknown, failures: reado
     const id = resolution.location.id;
     const cache = cachedModelDir(config.cacheDir, id);
     const incomplete = cachedModelState(cache).state === 'incomplete' ? cache : undefined;
-    const why = cut
-      ? `the download of ${cut.file} stopped after ${cut.loaded}${cut.total ? ` of ${cut.total}` : ''} bytes: ${cut.reason}`
-      : reason;
+    const why = !cut
+      ? reason
+      : cut.stage === 'body'
+        ? `the download of ${cut.file} stopped after ${cut.loaded}${cut.total ? ` of ${cut.total}` : ''} bytes: ${cut.reason}`
+        : `no answer for ${cut.file}: ${cut.reason}`;
     let url = cut?.url ?? urlIn(reason);
     if (!url) {
       try {

@@ -100,8 +100,9 @@ export interface DownloadProgress {
 
 export type DownloadProgressCallback = (progress: DownloadProgress) => void;
 
-/** A file whose download started but did not finish. */
+/** A file whose download failed: no response (`request`), or cut off while its body arrived (`body`). */
 export interface FailedDownload {
+  readonly stage: 'request' | 'body';
   readonly file: string;
   readonly url: string;
   readonly loaded: number;
@@ -137,12 +138,23 @@ export async function watchDownloads<T>(
   }
 }
 
+function describe(e: unknown): string {
+  const cause = (e as { cause?: unknown } | undefined)?.cause;
+  return [e instanceof Error ? e.message : String(e), cause instanceof Error ? cause.message : undefined].filter(Boolean).join(': ');
+}
+
 async function hubFetch(input: string | URL, init: RequestInit | undefined, ms: number): Promise<Response> {
-  const res = await fetchWithTimeout(input, init, ms);
   const url = typeof input === 'string' ? input : input.href;
   const watching = [...scopes].filter((s) => url.startsWith(s.prefix));
+  const file = watching.length ? url.slice(watching[0]!.prefix.length).split('/').slice(1).map(decodeURIComponent).join('/') : '';
+  let res: Response;
+  try {
+    res = await fetchWithTimeout(input, init, ms);
+  } catch (e) {
+    for (const s of watching) s.failures.push({ stage: 'request', file, url, loaded: 0, total: undefined, reason: describe(e) });
+    throw e;
+  }
   if (watching.length === 0 || res.status !== 200 || !res.body) return res;
-  const file = url.slice(watching[0]!.prefix.length).split('/').slice(1).map(decodeURIComponent).join('/');
   const length = Number(res.headers.get('content-length'));
   const total = Number.isFinite(length) && length > 0 ? length : undefined;
   let loaded = 0;
@@ -169,11 +181,8 @@ async function hubFetch(input: string | URL, init: RequestInit | undefined, ms: 
         report(false);
         controller.enqueue(value);
       } catch (e) {
-        const cause = (e as { cause?: unknown }).cause;
-        const reason = [e instanceof Error ? e.message : String(e), cause instanceof Error ? cause.message : undefined]
-          .filter(Boolean)
-          .join(': ');
-        for (const s of watching) s.failures.push({ file, url, loaded, total, reason });
+        const reason = describe(e);
+        for (const s of watching) s.failures.push({ stage: 'body', file, url, loaded, total, reason });
         controller.error(e);
       }
     },

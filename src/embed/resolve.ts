@@ -138,7 +138,7 @@ export function notFound(
   more: NotFoundDetails = {},
 ): Error {
   const { hubId, reason, url, incompleteDir } = more;
-  const lines = [`Model "${name}" not found${reason ? ` (${reason})` : ''}.`, `Looked in:`, ...looked.map((l) => `  - ${l}`)];
+  const lines = [`Model "${name}" not found${reason ? ` (${reason.replace(/\.+$/, '')})` : ''}.`, `Looked in:`, ...looked.map((l) => `  - ${l}`)];
   if (hubId) {
     let endpoint: string;
     try {

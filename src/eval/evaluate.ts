@@ -144,7 +144,7 @@ function isInside(parent: string, child: string): boolean {
 const isDir = (p: string): boolean => fs.existsSync(p) && fs.statSync(p).isDirectory();
 
 /** The distractor folder: a relative path is looked up in `root` first, then from the current folder. */
-export function resolveDistractors(root: string, given: string): { dir: string; inside: boolean } {
+function resolveDistractors(root: string, given: string): { dir: string; inside: boolean } {
   const candidates = path.isAbsolute(given) ? [path.resolve(given)] : [...new Set([path.resolve(root, given), path.resolve(given)])];
   const dir = candidates.find(isDir);
   if (!dir) {
@@ -180,7 +180,7 @@ function fmix32(x: number): number {
 }
 
 /** Seed of the tie-breaking order (fixed: the same data gives the same numbers). */
-export const TIE_SEED = 0x1005a11e;
+const TIE_SEED = 0x1005a11e;
 
 /**
  * What orders tied results: derived from the image's content (its content hash, else its vector), never from its
@@ -202,7 +202,7 @@ function tieKeyOf(contentHash: string | null, vector: Float32Array): TieKey {
  * `TIE_TOLERANCE` of the first of their group) are ordered by a hash of (seed, query content, result content) —
  * a fixed pseudo-random order, different for each query. Returns the new order and the tie groups' sizes.
  */
-export function breakTies<H extends { score: number }>(
+function breakTies<H extends { score: number }>(
   hits: readonly H[],
   keyOf: (h: H) => TieKey,
   query: TieKey,
@@ -223,7 +223,9 @@ export function breakTies<H extends { score: number }>(
         const k = keyOf(h);
         return { h, k, r: fmix32(k.hash ^ q) };
       });
-      keyed.sort((a, b) => a.r - b.r || (a.k.text < b.k.text ? -1 : a.k.text > b.k.text ? 1 : 0) || (tieBreakPath(a.h) < tieBreakPath(b.h) ? -1 : 1));
+      const cmp = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+      // hash order; equal hashes: the full content hash; byte-identical images only: the path
+      keyed.sort((a, b) => a.r - b.r || cmp(a.k.text, b.k.text) || cmp(tieBreakPath(a.h), tieBreakPath(b.h)));
       for (const x of keyed) ranked.push(x.h);
     } else ranked.push(group[0]!);
     groupSizes.push(end - start);

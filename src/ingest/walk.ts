@@ -43,16 +43,25 @@ export async function walkImages(root: string, opts: WalkOptions = {}): Promise<
   const stack = [abs];
   while (stack.length > 0) {
     const dir = stack.pop()!;
-    let entries: fs.Dirent[];
+    let entries: fs.Dirent<Buffer>[];
     try {
-      entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      entries = await fs.promises.readdir(dir, { withFileTypes: true, encoding: 'buffer' });
     } catch (e) {
       opts.onProblem?.(dir, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       continue;
     }
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(dir, e.name);
+    for (const raw of entries) {
+      const name = raw.name.toString('utf8');
+      if (name.startsWith('.')) continue;
+      const p = path.join(dir, name);
+      if (!Buffer.from(name, 'utf8').equals(raw.name)) {
+        // Paths are stored as text: a name that is not valid UTF-8 cannot be opened again from its text form.
+        if (raw.isDirectory() || EXT.has(path.extname(name).toLowerCase())) {
+          opts.onProblem?.(p, `the name is not valid UTF-8 (bytes ${raw.name.toString('hex')}); rename it to index it`);
+        }
+        continue;
+      }
+      const e = raw;
       if (excluded?.(path.relative(abs, p))) continue;
       let isDir = e.isDirectory();
       let isFile = e.isFile();
@@ -78,7 +87,7 @@ export async function walkImages(root: string, opts: WalkOptions = {}): Promise<
         if (seen.has(key)) continue; // link loop or second way in
         seen.add(key);
         stack.push(p);
-      } else if (isFile && EXT.has(path.extname(e.name).toLowerCase())) {
+      } else if (isFile && EXT.has(path.extname(name).toLowerCase())) {
         stats ??= await fs.promises.stat(p).catch(() => undefined);
         if (!stats) continue;
         const key = `${stats.dev}:${stats.ino}`;

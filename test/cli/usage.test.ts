@@ -3,6 +3,7 @@
  * one JSON object on stderr. Issue 11.6: `--m` became `--hnsw-m` (the old name still works, hidden from help).
  * None of these touch a store: they answer before anything is opened.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES, tmpDir } from '../helpers.js';
@@ -34,7 +35,8 @@ const USAGE_ERRORS: [string[], RegExp][] = [
 describe('10.12 usage errors: exit 2, one line naming the flag, no help dump', () => {
   beforeAll(requireBuiltCli);
 
-  it.each(USAGE_ERRORS)('10.12 %j → exit 2 with one line', async (args, names) => {
+  const named = USAGE_ERRORS.map(([args, names]) => [args.map((a) => (a === db ? 'DB' : a === SAMPLES ? 'DIR' : a)).join(' '), args, names] as const);
+  it.each(named)('10.12 `lookalike %s` → exit 2 with one line naming the flag', async (_shown, args, names) => {
     const r = await cli(args);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
@@ -57,6 +59,10 @@ describe('10.12 usage errors: exit 2, one line naming the flag, no help dump', (
       expect(error.code).toBe('INVALID_ARGUMENT');
       expect(error.message).toMatch(names);
     }
+  });
+
+  it('10.12 a usage error opens nothing: the store named by --db was never created', () => {
+    expect(fs.existsSync(db)).toBe(false);
   });
 
   it('10.12 --help still prints the help on stdout and exits 0', async () => {

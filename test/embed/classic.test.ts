@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { loadEmbedder, listModels } from '../../src/embed/registry.js';
+import { BaseEmbedder } from '../../src/embed/base.js';
+import { loadEmbedder, loadEmbedderForSpec, listModels } from '../../src/embed/registry.js';
+import type { EmbedderSpec, ImageInput, PreparedImage } from '../../src/embed/types.js';
+import { isLookalikeError } from '../../src/errors.js';
 import { PhashEmbedder } from '../../src/embed/phash.js';
 import { SAMPLES } from '../helpers.js';
 
@@ -74,8 +77,67 @@ describe('phash', () => {
 });
 
 describe('registry', () => {
-  it('lists every built-in method', () => {
-    const names = listModels().map((m) => m.name);
-    for (const n of ['mobilenet-v1', 'clip-vit-base-patch32', 'color-histogram', 'pixels', 'phash']) expect(names).toContain(n);
+  it('lists every built-in method, once, with its family', () => {
+    const models = listModels();
+    const names = models.map((m) => m.name);
+    for (const n of ['mobilenet-v1', 'clip-vit-base-patch32', 'color-histogram', 'pixels', 'phash', 'bovw-orb']) expect(names).toContain(n);
+    expect(new Set(names).size).toBe(names.length);
+    expect(models.find((m) => m.name === 'mobilenet-v1')?.kind).toBe('onnx-image');
+    expect(models.find((m) => m.name === 'clip-vit-base-patch32')?.kind).toBe('clip');
+    for (const m of models) expect(m.description.length).toBeGreaterThan(10);
+  });
+
+  it('embedders expose what they are through spec only (no id/dimension/modalities of their own)', async () => {
+    for (const name of ['color-histogram', 'pixels:8', 'phash', 'bovw-orb']) {
+      const e = await loadEmbedder(name);
+      for (const key of ['id', 'dimension', 'modalities']) expect(key in e, `${name}.${key}`).toBe(false);
+      expect(e.spec.modalities).toEqual(['image']);
+      expect(e.concurrency).toBe(1);
+    }
+  });
+
+  it('re-creates a pixel method from its stored spec, and refuses a kind it does not know', async () => {
+    const e = await loadEmbedder('color-histogram:4x2x2');
+    const again = await loadEmbedderForSpec(e.spec);
+    expect(again.spec).toEqual(e.spec);
+    const [a] = await e.embedImages([await solid(10, 200, 30)]);
+    const [b] = await again.embedImages([await solid(10, 200, 30)]);
+    expect(Array.from(b!)).toEqual(Array.from(a!));
+    const err = await loadEmbedderForSpec({ ...e.spec, kind: 'from-the-future' }).catch((x: unknown) => x);
+    expect(isLookalikeError(err, 'UNKNOWN_MODEL')).toBe(true);
+    expect((err as Error).message).toContain('from-the-future');
+  });
+});
+
+describe('BaseEmbedder', () => {
+  class Counting extends BaseEmbedder {
+    readonly spec: EmbedderSpec = { id: 't', kind: 't', model: 't', revision: 'v1', dimension: 1, modalities: ['image'], preprocessing: {} };
+    protected override readonly maxBatch = 2;
+    readonly batches: number[][] = [];
+    inFlight = 0;
+    maxInFlight = 0;
+    override get concurrency(): number {
+      return 2;
+    }
+    async prepareImage(input: ImageInput): Promise<PreparedImage> {
+      return { data: Float32Array.of((input as Buffer)[0]!), dims: [1, 1] };
+    }
+    async embedPrepared(batch: readonly PreparedImage[]): Promise<Float32Array[]> {
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      this.batches.push(batch.map((p) => p.data[0]!));
+      await new Promise((r) => setTimeout(r, 20));
+      this.inFlight--;
+      return batch.map((p) => p.data);
+    }
+  }
+
+  it('derives embedImages: model-sized batches, up to `concurrency` in flight, results in input order', async () => {
+    const e = new Counting();
+    const out = await e.embedImages([1, 2, 3, 4, 5].map((n) => Buffer.of(n)));
+    expect(out.map((v) => v[0])).toEqual([1, 2, 3, 4, 5]);
+    expect(e.batches.map((b) => b.length).sort()).toEqual([1, 2, 2]);
+    expect(e.maxInFlight).toBe(2);
+    expect(await e.embedImages([])).toEqual([]);
   });
 });

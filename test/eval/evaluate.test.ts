@@ -90,9 +90,12 @@ describe('evaluation defects (10.17–10.20: these silently produced wrong numbe
 
   it('10.18 a labels CSV whose paths do not match is refused when file names repeat; images without a row are counted', async () => {
     const dir = tmpDir();
-    copyClasses(dir, ['daisy', 'bluebell', 'iris'], 3); // same file names in every class folder? make them so:
+    // Caltech-101 layout: the same file names (image_0001.jpg …) in every class folder
+    copyClasses(dir, ['daisy', 'bluebell', 'iris'], 3);
     for (const c of ['daisy', 'bluebell', 'iris']) {
-      for (const [i, f] of fs.readdirSync(path.join(dir, c)).sort().entries()) fs.renameSync(path.join(dir, c, f), path.join(dir, c, `image_000${i + 1}.jpg`));
+      for (const [i, f] of fs.readdirSync(path.join(dir, c)).sort().entries()) {
+        fs.renameSync(path.join(dir, c, f), path.join(dir, c, `image_000${i + 1}.jpg`));
+      }
     }
     const csv = path.join(tmpDir(), 'labels.csv');
     const rows = (prefix: string, classes: string[]) =>
@@ -120,8 +123,6 @@ describe('evaluation defects (10.17–10.20: these silently produced wrong numbe
     const rb = await evaluateRetrieval({ dir: b, model: 'phash', config: { threads: 1 } });
     expect(ra.tieAware.queriesTiedAtCutoff['10']).toBeGreaterThan(0); // phash has few distinct scores: ties are common
     expect(figures(rb)).toEqual(figures(ra));
-    // the tie-aware figures are expectations, so they lie within what any order of the ties can give
-    for (const k of ['1', '5', '10'] as const) expect(ra.tieAware.precisionAt[k]).toBeGreaterThan(0);
   });
 
   it('10.20 an all-zero embedding (bovw-orb on a blank image) is reported as failed with a reason, never matched', async () => {

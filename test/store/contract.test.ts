@@ -88,6 +88,38 @@ for (const [name, location] of BACKENDS) {
       expect((await c.search(VECS[3]!, { k: 50, minScore: 0.9999 })).map((h) => h.id)).toEqual(['i3']);
     });
 
+    it('a write bound to a dropped collection fails with COLLECTION_CHANGED and never lands in a re-created one (10.1)', async () => {
+      const old = await store.createCollection({ ...base, name: 'race3' });
+      await old.upsert([{ id: 'a', vector: VECS[0]! }]);
+      expect(await store.dropCollection('race3')).toBe(true);
+      await expect(old.upsert([{ id: 'b', vector: VECS[1]! }])).rejects.toMatchObject({ code: 'COLLECTION_CHANGED' });
+      // re-created with the same name and another dimension: the old handle still cannot write into it
+      const wide = new Float32Array(2 * D).fill(1 / Math.sqrt(2 * D));
+      const fresh = await store.createCollection({ ...base, name: 'race3', embedder: { ...embedder, dimension: 2 * D }, dimension: 2 * D });
+      await expect(old.upsert([{ id: 'c', vector: VECS[2]! }])).rejects.toMatchObject({ code: 'COLLECTION_CHANGED' });
+      await expect(old.delete(['a'])).rejects.toMatchObject({ code: 'COLLECTION_CHANGED' });
+      expect(await fresh.count()).toBe(0);
+      // the store refuses vectors of another length than the collection's, whatever the caller checked
+      await expect(fresh.upsert([{ id: 'd', vector: VECS[3]! }])).rejects.toMatchObject({ code: 'DIMENSION_MISMATCH' });
+      await fresh.upsert([{ id: 'e', vector: wide }]);
+      expect((await fresh.search(wide, { k: 5 })).map((h) => [h.id, Number(h.score.toFixed(5))])).toEqual([['e', 1]]);
+      await store.dropCollection('race3');
+    });
+
+    it('filtered search keeps working whatever metadata is stored (deeply nested rows) (10.3)', async () => {
+      const odd = await store.createCollection({ ...base, name: 'deep' });
+      let deep: unknown = 1;
+      for (let i = 0; i < 1500; i++) deep = { a: deep };
+      await odd.upsert([
+        { id: 'deep', metadata: { nest: deep, tag: 'x' }, vector: VECS[0]! },
+        { id: 'flat', metadata: { tag: 'x' }, vector: VECS[1]! },
+      ]);
+      const hits = await odd.search(VECS[1]!, { k: 5, where: { tag: 'x' } });
+      expect(hits.map((h) => h.id)).toContain('flat');
+      expect((await odd.search(VECS[0]!, { k: 5 })).map((h) => h.id).sort()).toEqual(['deep', 'flat']);
+      await store.dropCollection('deep');
+    });
+
     it('HNSW index: recall@10 ≥ 0.95 against exact search', async () => {
       await c.setIndex({ type: 'hnsw', m: 16, efConstruction: 100, ef: 64 });
       expect(c.spec.index).toMatchObject({ type: 'hnsw' });
@@ -106,6 +138,12 @@ for (const [name, location] of BACKENDS) {
 
 describe('store contract: both back-ends agree', () => {
   it('the same data gives the same exact results', () => {
+    // both suites ran (vitest runs a file's describes in order) and produced full rankings
+    expect([...results.keys()].sort()).toEqual(['embedded', 'postgres']);
+    for (const ranked of results.values()) {
+      expect(ranked).toHaveLength(QUERIES.length);
+      for (const r of ranked) expect(r).toHaveLength(10);
+    }
     expect(results.get('postgres')).toEqual(results.get('embedded'));
   });
 });

@@ -1,9 +1,13 @@
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EmbedderSpec } from '../../src/embed/types.js';
 import { isLookalikeError } from '../../src/errors.js';
 import { DB_FILE, EmbeddedStore } from '../../src/store/embedded/store.js';
+import { loadNative } from '../../src/util/native.js';
 import { randomUnitVectors, tmpDir } from '../helpers.js';
 
 const embedder: EmbedderSpec = {
@@ -174,5 +178,116 @@ describe('random projection (flat index over fewer dimensions, exact re-scoring)
     expect(hits / (10 * qs.length)).toBeGreaterThan(0.3); // chance: 10/3000
     await expect(proj.setIndex({ type: 'flat', projection: 64 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await store.close();
+  });
+});
+
+describe('EmbeddedStore hardening (issue 10)', () => {
+  const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+
+  it('a read-only open of a missing store is STORE_NOT_FOUND and creates nothing (10.11)', async () => {
+    const dir = path.join(tmpDir(), 'typo');
+    await expect(EmbeddedStore.open(dir, { create: false })).rejects.toMatchObject({ code: 'STORE_NOT_FOUND', message: expect.stringContaining(dir) });
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it("another program's SQLite file is refused and left byte-for-byte unchanged (10.14)", async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, DB_FILE);
+    const other = new Database(file);
+    other.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada')`);
+    other.close();
+    const before = sha(file);
+    const err = await EmbeddedStore.open(dir).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STORE_CORRUPT', message: expect.stringMatching(/not a lookalike store.*users.*nothing was changed/s) });
+    expect(sha(file)).toBe(before);
+    expect(fs.readdirSync(dir).sort()).toEqual([DB_FILE]); // no -wal/-shm: never opened for writing
+  });
+
+  it('a store whose schema_version is 0, -5 or "abc" is STORE_CORRUPT with a clear message (10.13)', async () => {
+    for (const bad of ['0', '-5', 'abc']) {
+      const dir = tmpDir();
+      await (await EmbeddedStore.open(dir)).close();
+      const db = new Database(path.join(dir, DB_FILE));
+      db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(bad);
+      db.close();
+      const err = await EmbeddedStore.open(dir).catch((e: unknown) => e);
+      expect([bad, err]).toEqual([bad, expect.objectContaining({ code: 'STORE_CORRUPT', message: expect.stringContaining(`schema version "${bad}"`) })]);
+    }
+  });
+
+  it('one corrupted collection definition: the others are listed, it is reported, and it can be dropped (10.15)', async () => {
+    const dir = tmpDir();
+    const store = await EmbeddedStore.open(dir);
+    await store.createCollection(spec);
+    await store.createCollection({ ...spec, name: 'broken' });
+    const raw = new Database(path.join(dir, DB_FILE));
+    raw.prepare(`UPDATE collections SET spec = '{"name": 1' WHERE name = 'broken'`).run();
+    raw.close();
+    const listed = await store.listCollections();
+    expect(listed.collections.map((c) => c.name)).toEqual(['c']);
+    expect(listed.broken).toEqual([{ name: 'broken', error: expect.stringMatching(/unreadable.*Delete it/) }]);
+    await store.close();
+    const reopened = await EmbeddedStore.open(dir);
+    await expect(reopened.getCollection('broken')).rejects.toMatchObject({ code: 'STORE_CORRUPT' });
+    expect(await reopened.dropCollection('broken')).toBe(true);
+    expect((await reopened.listCollections()).broken).toEqual([]);
+    await reopened.close();
+  });
+
+  it('collection ids are never reused: a dropped and re-created collection gets a new id and no stale index files (10.1)', async () => {
+    const dir = tmpDir();
+    const store = await EmbeddedStore.open(dir);
+    const hnsw = { type: 'hnsw' as const, m: 8, efConstruction: 40, ef: 16 };
+    const first = await store.createCollection({ ...spec, index: hnsw });
+    await first.upsert(randomUnitVectors(50, 16, 4).map((v, i) => ({ id: `i${i}`, vector: v })));
+    await first.search(randomUnitVectors(1, 16, 5)[0]!, { k: 3 }); // builds and saves the graph
+    expect(fs.readdirSync(path.join(dir, 'indexes')).length).toBeGreaterThan(0);
+    await store.dropCollection('c');
+    expect(fs.readdirSync(path.join(dir, 'indexes'))).toEqual([]); // derived files go with the collection
+    const second = await store.createCollection(spec);
+    expect((second as unknown as { cid: number }).cid).not.toBe((first as unknown as { cid: number }).cid);
+    expect(second.spec.uid).not.toBe(first.spec.uid);
+    await store.close();
+  });
+
+  it('migrates a v2 store (collection ids reusable) to v3 keeping every collection and item', async () => {
+    const dir = tmpDir();
+    const db = new Database(path.join(dir, DB_FILE));
+    db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE collections (cid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, spec TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE items (rid INTEGER PRIMARY KEY, cid INTEGER NOT NULL REFERENCES collections(cid) ON DELETE CASCADE, id TEXT NOT NULL,
+        path TEXT, content_hash TEXT, size INTEGER, mtime_ms REAL, width INTEGER, height INTEGER, metadata TEXT NOT NULL DEFAULT '{}',
+        vector BLOB NOT NULL, updated_at TEXT NOT NULL, UNIQUE (cid, id));
+      INSERT INTO meta VALUES ('schema_version', '2');`);
+    db.prepare(`INSERT INTO collections (cid, name, spec) VALUES (5, 'c', ?)`).run(JSON.stringify({ ...spec, createdAt: '2026-01-01T00:00:00Z' }));
+    const v = randomUnitVectors(1, 16, 6)[0]!;
+    db.prepare(`INSERT INTO items (cid, id, vector, updated_at) VALUES (5, 'a', ?, 'now')`).run(Buffer.from(v.buffer));
+    db.close();
+    const store = await EmbeddedStore.open(dir);
+    const c = await store.getCollection('c');
+    expect((await c.search(v, { k: 1 }))[0]!.id).toBe('a');
+    await store.dropCollection('c');
+    const again = await store.createCollection(spec);
+    expect((again as unknown as { cid: number }).cid).toBeGreaterThan(5);
+    await store.close();
+    const check = new Database(path.join(dir, DB_FILE), { readonly: true });
+    expect(check.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck().get()).toBe('3');
+    expect(check.pragma('foreign_key_check')).toEqual([]);
+    check.close();
+  });
+
+  it('a native module that cannot be loaded is NATIVE_MODULE_FAILED naming it and how to rebuild, not STORE_CORRUPT (10.22)', () => {
+    const dir = tmpDir();
+    const addon = path.join(dir, 'broken.node');
+    fs.writeFileSync(addon, 'not a shared object');
+    const err = (() => {
+      try {
+        return loadNative('better-sqlite3', () => createRequire(import.meta.url)(addon));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toMatchObject({ code: 'NATIVE_MODULE_FAILED', message: expect.stringMatching(/"better-sqlite3".*npm rebuild better-sqlite3/s) });
   });
 });

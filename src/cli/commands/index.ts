@@ -36,28 +36,26 @@ export function registerIndex(program: Command): void {
     .command('index')
     .description('embed every image under a folder into a collection (incremental, resumable)')
     .argument('<dir>', 'folder (searched recursively) or single image file');
-  storeOptions(cmd);
-  indexOptions(cmd);
-  inferenceOptions(cmd)
+  storeOptions(cmd)
     .option('-m, --model <model>', `embedder: a built-in name, a Hugging Face id or a model folder (new collections default to ${NEW_COLLECTION_MODEL})`, nonEmpty('--model'))
     .option('--exclude <glob>', 'leave out files matching this glob, relative to <dir> (repeatable)', collect('--exclude'), [])
     .option('--prune', 'remove records of files under <dir> that no longer exist')
     .option('--label-key <key>', "store each image's parent folder name in this metadata field", nonEmpty('--label-key'))
     .addOption(new Option('--pooling <how>', 'ViT-style token outputs: CLS token or mean of tokens (new collections)').choices(['cls', 'mean']))
     .option('--no-progress', 'no progress bar')
-    .option('--queue <url>', 'distribute the work as jobs on this Redis (redis://host:port); run `lookalike worker` processes to do it', nonEmpty('--queue'))
-    .action(async (dir: string, o: IndexCliOpts) => {
-      const out = new Output(o.json === true);
-      const index = indexSpecFrom(o); // a bad index value is a usage error before anything is opened
-      await checkSource(dir); // …and a missing folder an error before any store is created
-      const bar = await progressBar(o.progress && !o.json);
-      try {
-        if (o.queue) await indexByQueue(dir, o, out, bar);
-        else await indexHere(dir, o, index, out, bar);
-      } finally {
-        bar.stop();
-      }
-    });
+    .option('--queue <url>', 'distribute the work as jobs on this Redis (redis://host:port); run `lookalike worker` processes to do it', nonEmpty('--queue'));
+  inferenceOptions(indexOptions(cmd)).action(async (dir: string, o: IndexCliOpts) => {
+    const out = new Output(o.json === true);
+    const index = indexSpecFrom(o); // a bad index value is a usage error before anything is opened
+    await checkSource(dir); // …and a missing folder an error before any store is created
+    const bar = await progressBar(o.progress && !o.json);
+    try {
+      if (o.queue) await indexByQueue(dir, o, out, bar);
+      else await indexHere(dir, o, index, out, bar);
+    } finally {
+      bar.stop();
+    }
+  });
 }
 
 async function checkSource(dir: string): Promise<void> {
