@@ -38,7 +38,7 @@ describe('10.12 usage errors: exit 2, one line naming the flag, no help dump', (
   const named = USAGE_ERRORS.map(([args, names]) => [args.map((a) => (a === db ? 'DB' : a === SAMPLES ? 'DIR' : a)).join(' '), args, names] as const);
   it.each(named)('10.12 `lookalike %s` → exit 2 with one line naming the flag', async (_shown, args, names) => {
     const r = await cli(args);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -50,7 +50,7 @@ describe('10.12 usage errors: exit 2, one line naming the flag, no help dump', (
   it('10.12 under --json a usage error is one JSON object on stderr: {"error":{"code","message"}}', async () => {
     for (const [args, names] of USAGE_ERRORS.slice(0, 5)) {
       const r = await cli([...args, '--json']);
-      expect(r.code).toBe(2);
+      expect(r.code, r.stderr).toBe(2);
       expect(r.stdout).toBe('');
       const lines = r.stderr.trimEnd().split('\n');
       expect(lines).toHaveLength(1);
@@ -85,7 +85,7 @@ describe('10.12 usage errors: exit 2, one line naming the flag, no help dump', (
     // the alias is parsed (a bad value is refused by its own name) and conflicts with the new name
     expect((await cli(['reindex', '--db', db, '--index', 'hnsw', '--m', 'x'])).stderr).toMatch(/--m\b.*'x'/);
     const both = await cli(['reindex', '--db', db, '--index', 'hnsw', '--m', '8', '--hnsw-m', '9']);
-    expect(both.code).toBe(2);
+    expect(both.code, both.stderr).toBe(2);
     expect(both.stderr).toMatch(/--m.*cannot be used with.*--hnsw-m/);
   });
 });

@@ -62,15 +62,28 @@ export default async function setup(project: TestProject): Promise<() => void> {
   };
 }
 
-async function startPostgres(project: TestProject): Promise<() => void> {
-  if (process.env.LOOKALIKE_TEST_PG) {
-    project.provide('pgUrl', process.env.LOOKALIKE_TEST_PG);
-    return () => {};
-  }
+/** A private PostgreSQL 15 + pgvector server on 127.0.0.1 and a free port, in a temporary data directory. */
+export interface PostgresServer {
+  readonly url: string;
+  /** Stop the server (fast shutdown: open connections are terminated). */
+  stop(): void;
+  /** Start it again after `stop`, on the same port and data. */
+  start(): void;
+  /** Stop and delete its data directory. */
+  destroy(): void;
+}
+
+/** Whether PostgreSQL 15 with pgvector is installed (scripts/ci/postgres.sh); undefined when it is, else why not. */
+export function postgresMissing(): string | undefined {
   if (!fs.existsSync(path.join(BIN, 'initdb')) || !fs.existsSync('/usr/share/postgresql/15/extension/vector.control')) {
-    project.provide('pgUrl', `error: PostgreSQL 15 with pgvector is not installed (run: sudo bash scripts/ci/postgres.sh)`);
-    return () => {};
+    return 'PostgreSQL 15 with pgvector is not installed (run: sudo bash scripts/ci/postgres.sh)';
   }
+  return undefined;
+}
+
+export async function startPostgresServer(): Promise<PostgresServer> {
+  const missing = postgresMissing();
+  if (missing) throw new Error(missing);
   const root = process.getuid?.() === 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-pg-'));
   const run = (cmd: string, args: string[]) =>
@@ -78,15 +91,39 @@ async function startPostgres(project: TestProject): Promise<() => void> {
   if (root) execFileSync('chown', ['postgres:postgres', dir]);
   const port = await freePort();
   run(path.join(BIN, 'initdb'), ['-D', dir, '-U', 'lookalike', '--auth=trust', '-E', 'UTF8']);
-  run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-l', path.join(dir, 'server.log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
-  project.provide('pgUrl', `postgres://lookalike@127.0.0.1:${port}/postgres`);
-  return () => {
-    try {
-      run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-m', 'fast', 'stop']);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  const start = () =>
+    run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-l', path.join(dir, 'server.log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const stop = () => run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-m', 'fast', 'stop']);
+  start();
+  return {
+    url: `postgres://lookalike@127.0.0.1:${port}/postgres`,
+    start,
+    stop,
+    destroy: () => {
+      try {
+        stop();
+      } catch {
+        // already stopped
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
   };
+}
+
+async function startPostgres(project: TestProject): Promise<() => void> {
+  if (process.env.LOOKALIKE_TEST_PG) {
+    project.provide('pgUrl', process.env.LOOKALIKE_TEST_PG);
+    return () => {};
+  }
+  const missing = postgresMissing();
+  if (missing) {
+    project.provide('pgUrl', `error: ${missing}`);
+    return () => {};
+  }
+  const server = await startPostgresServer();
+  project.provide('pgUrl', server.url);
+  return () => server.destroy();
 }
 
 declare module 'vitest' {

@@ -18,6 +18,9 @@ export class RetryingPool {
   tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return withRetry(this.where, this.policy, async () => {
       const client = await this.pool.connect();
+      // a checked-out client's connection errors (server restart) must not crash the process: the query fails instead
+      const ignore = (): void => {};
+      client.on('error', ignore);
       try {
         await client.query('BEGIN');
         const out = await fn(client);
@@ -27,6 +30,7 @@ export class RetryingPool {
         await client.query('ROLLBACK').catch(() => {});
         throw e;
       } finally {
+        client.off('error', ignore);
         client.release();
       }
     });

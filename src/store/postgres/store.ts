@@ -61,6 +61,8 @@ export class PostgresStore implements VectorStore {
 
   private static async migrate(pool: pg.Pool, where: string, create: boolean): Promise<void> {
     const client = await pool.connect();
+    const ignore = (): void => {};
+    client.on('error', ignore);
     try {
       await client.query('SELECT pg_advisory_lock(74201)'); // one migrator at a time
       const exists = (await client.query(`SELECT to_regclass('lookalike_meta') IS NOT NULL AS e`)).rows[0] as { e: boolean };
@@ -92,6 +94,7 @@ export class PostgresStore implements VectorStore {
       }
     } finally {
       await client.query('SELECT pg_advisory_unlock(74201)').catch(() => {});
+      client.off('error', ignore);
       client.release();
     }
   }
