@@ -16,6 +16,7 @@ export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import
  * | modelPaths | `LOOKALIKE_MODELS` (path-list, `:`-separated) | `[]` (the package's own `models/` is always searched last) |
  * | cacheDir | `LOOKALIKE_CACHE` | `$XDG_CACHE_HOME/lookalike` or `~/.cache/lookalike` (downloaded Hugging Face models) |
  * | allowDownloads | `LOOKALIKE_OFFLINE=1` or `HF_HUB_OFFLINE=1` turn it off | `true` |
+ * | hubEndpoint | `LOOKALIKE_HF_ENDPOINT`, `HF_ENDPOINT` | `https://huggingface.co` (a mirror or a local stand-in of the Hugging Face hub) |
  * | downloadTimeoutMs | `LOOKALIKE_DOWNLOAD_TIMEOUT_MS` | `30000` (per request; no hang when offline) |
  * | device | `LOOKALIKE_DEVICE` | `cpu` (`cuda` needs onnxruntime-node's CUDA libraries, see README) |
  * | threads | `LOOKALIKE_THREADS` | number of CPU cores (ONNX threads in all, split over the workers) |
@@ -31,6 +32,7 @@ export const ConfigSchema = z.object({
   modelPaths: z.array(z.string()),
   cacheDir: z.string(),
   allowDownloads: z.boolean(),
+  hubEndpoint: z.string().min(1),
   downloadTimeoutMs: z.number().int().positive(),
   device: z.enum(['cpu', 'cuda']),
   threads: z.number().int().positive(),
@@ -72,6 +74,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelPaths: (env.LOOKALIKE_MODELS ?? '').split(path.delimiter).filter((p) => p.length > 0),
     cacheDir: env.LOOKALIKE_CACHE || path.join(cacheRoot, 'lookalike'),
     allowDownloads: !(truthy(env.LOOKALIKE_OFFLINE) || truthy(env.HF_HUB_OFFLINE)),
+    hubEndpoint: env.LOOKALIKE_HF_ENDPOINT || env.HF_ENDPOINT || 'https://huggingface.co',
     downloadTimeoutMs: envInt(env, 'LOOKALIKE_DOWNLOAD_TIMEOUT_MS', 30_000),
     device,
     threads: envInt(env, 'LOOKALIKE_THREADS', cores),

@@ -13,7 +13,7 @@ export type { IndexOptions, IndexReport, IndexProgress, IndexFailure } from './i
 export type { Query, SearchOptions } from './search/search.js';
 export { resolveConfig, defaultConfig, type Config } from './config.js';
 export { LookalikeError, createError, isLookalikeError, ERROR_CODES, type ErrorCode } from './errors.js';
-export { loadEmbedder, loadEmbedderForSpec, listModels, assertCompatible } from './embed/registry.js';
+export { loadEmbedder, loadEmbedderForSpec, listModels, assertCompatible, type EmbedderOptions } from './embed/registry.js';
 export type { Embedder, EmbedderSpec, Modality, PreparedImage, ImageInput, DecodedImage } from './embed/types.js';
 export { decodeImage } from './image/decode.js';
 export { walkImages, IMAGE_EXTENSIONS } from './ingest/walk.js';

@@ -4,8 +4,8 @@
  * converted with `z.toJSONSchema` in `server/schemas.ts` — for the HTTP server's request validation, response
  * serialisation and `/openapi.json`.
  *
- * Collection names and index definitions come from `store/spec.ts` (the definition a store persists).
- * Nothing here may import from `store/spec.ts`'s importers at load time: keep `store/` free of imports of this file.
+ * Collection names and index definitions come from `store/spec.ts` (the definition a store persists), which this file
+ * imports at load time: `store/` must never import this file (the cycle would leave these schemas uninitialised).
  */
 import { z } from 'zod';
 import { createError } from './errors.js';

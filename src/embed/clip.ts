@@ -74,7 +74,7 @@ export class ClipEmbedder extends BaseEmbedder {
   static async load(opts: ClipOptions): Promise<ClipEmbedder> {
     const { location } = opts.resolution;
     const hubId = location.type === 'hub' ? location.id : undefined;
-    const ref = hubId ?? (location as { dir: string }).dir;
+    const ref = location.type === 'hub' ? location.id : location.dir;
     configureTransformers(opts.config);
     const common = { local_files_only: location.type === 'local', cache_dir: opts.config.cacheDir };
     const modelOpts = {
@@ -107,7 +107,13 @@ export class ClipEmbedder extends BaseEmbedder {
       ? await watchDownloads(hubId, opts.config, opts.onDownloadProgress, loadAll)
       : await loadAll([]);
     const dir = hubId ? cachedModelDir(opts.config.cacheDir, hubId) : ref;
-    if (hubId) markDownloadComplete(dir, hubId, hubEndpoint(opts.config));
+    if (hubId) {
+      try {
+        markDownloadComplete(dir, hubId, hubEndpoint(opts.config));
+      } catch {
+        // a read-only cache: the copy stays "incomplete" and is checked against the hub next time
+      }
+    }
 
     const pre = (processor as unknown as { image_processor?: { config?: Record<string, unknown> } }).image_processor?.config ?? {};
     const size = pre.size as { shortest_edge?: number } | number | undefined;

@@ -11,10 +11,7 @@ import { createError } from '../errors.js';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
-/**
- * What the hub code needs from the Config. `hubEndpoint` is not a Config field yet: until it is, it comes from
- * `LOOKALIKE_HF_ENDPOINT` (or huggingface_hub's `HF_ENDPOINT`), read by `hubEndpoint()`.
- */
+/** What the hub code needs from the Config (`hubEndpoint` defaults from `LOOKALIKE_HF_ENDPOINT` / `HF_ENDPOINT`). */
 export type HubConfig = Pick<Config, 'cacheDir' | 'allowDownloads' | 'downloadTimeoutMs'> & { readonly hubEndpoint?: string };
 
 /**

@@ -4,7 +4,7 @@ import { createError, reasonOf } from '../errors.js';
 import { BovwOrbEmbedder } from './bovw-orb.js';
 import { ClipEmbedder } from './clip.js';
 import { ColorHistogramEmbedder } from './color-histogram.js';
-import { hubEndpoint, hubFileUrl, hubModelType, urlIn, type DownloadProgressCallback } from './hf.js';
+import { hubEndpoint, hubFileUrl, hubModelType, urlIn, watchDownloads, type DownloadProgressCallback } from './hf.js';
 import { PhashEmbedder } from './phash.js';
 import { PixelsEmbedder } from './pixels.js';
 import { OnnxImageEmbedder, type Pooling } from './onnx-image.js';
@@ -45,6 +45,8 @@ interface PixelFamily {
   readonly kind: string;
   readonly from: 'pixels';
   readonly description: string;
+  /** The form of `name:param`, when it takes one (`HxSxV`, `N`, `K`). */
+  readonly parameter?: string;
   /** Build it; `ctx.stored` carries what a learning method learnt (it is re-created from `spec.model` + that). */
   create(param: string | undefined, ctx: LoadContext): Embedder;
 }
@@ -74,12 +76,14 @@ const FAMILIES: readonly EmbedderFamily[] = [
     kind: 'color-histogram',
     from: 'pixels',
     description: 'HSV colour histogram, 8x4x4 bins (color-histogram:HxSxV for others), Hellinger-normalised',
+    parameter: 'HxSxV',
     create: (param, { config }) => new ColorHistogramEmbedder(param, config),
   },
   {
     kind: 'pixels',
     from: 'pixels',
     description: 'raw pixels resized to 16x16 RGB (pixels:N for NxN), mean-centred — the naive baseline',
+    parameter: 'N',
     create: (param, { config }) => new PixelsEmbedder(param, config),
   },
   {
@@ -96,6 +100,7 @@ const FAMILIES: readonly EmbedderFamily[] = [
     from: 'pixels',
     description:
       'bag of visual words over ORB keypoints (OpenCV.js), vocabulary of 256 words (bovw-orb:K) learnt from the collection, tf-idf',
+    parameter: 'K',
     create: (param, { config, stored }) => new BovwOrbEmbedder(param, config, stored),
   },
   {
@@ -167,11 +172,20 @@ export function builtinNames(): string[] {
 /** @deprecated Use `listModels()` / `builtinModel()`. The built-in models with files, by name. */
 export const MODEL_REGISTRY: Readonly<Record<string, BuiltinModel>> = Object.fromEntries(BUILTINS);
 
+export interface ModelListing {
+  readonly name: string;
+  /** The family (`EmbedderSpec.kind`). */
+  readonly kind: string;
+  readonly description: string;
+  /** Present when the name takes a parameter, `name:<parameter>` (`color-histogram:16x4x4`). */
+  readonly parameter?: string;
+}
+
 /** What `lookalike models` prints: every built-in name, derived from the registry. */
-export function listModels(): { name: string; kind: string; description: string }[] {
-  return FAMILIES.flatMap((f) =>
+export function listModels(): ModelListing[] {
+  return FAMILIES.flatMap((f): ModelListing[] =>
     f.from === 'pixels'
-      ? [{ name: f.kind, kind: f.kind, description: f.description }]
+      ? [{ name: f.kind, kind: f.kind, description: f.description, ...(f.parameter ? { parameter: f.parameter } : {}) }]
       : f.builtins.map((b) => ({ name: b.name, kind: f.kind, description: b.description })),
   );
 }
@@ -184,12 +198,12 @@ function modelFamilyFor(modelType: unknown): ModelFamily {
   );
 }
 
-async function detectFamily(res: Resolution, config: Config): Promise<ModelFamily> {
+async function detectFamily(res: Resolution, { config, options }: LoadContext): Promise<ModelFamily> {
   if (res.builtin) return BY_KIND.get(res.builtin.kind) as ModelFamily;
   if (res.location.type === 'local') return modelFamilyFor(readJson(path.join(res.location.dir, 'config.json')).model_type);
   const id = res.location.id;
   try {
-    return modelFamilyFor(await hubModelType(id, config));
+    return modelFamilyFor(await watchDownloads(id, config, options.onDownloadProgress, () => hubModelType(id, config)));
   } catch (e) {
     const reason = reasonOf(e);
     let url = urlIn(reason);
@@ -218,7 +232,7 @@ async function load(model: string, ctx: LoadContext): Promise<Embedder> {
   const pixels = BY_KIND.get(base);
   if (pixels?.from === 'pixels') return pixels.create(param, ctx);
   const res = resolveModel(model, ctx.config);
-  return (await detectFamily(res, ctx.config)).load(res, ctx);
+  return (await detectFamily(res, ctx)).load(res, ctx);
 }
 
 /**

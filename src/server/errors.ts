@@ -75,7 +75,7 @@ export function makeRedactor(known: readonly { path: string; label: string }[]):
     for (const { path, label } of roots) m = m.split(path).join(label);
     m = m.replace(/\b(?:postgres(?:ql)?|redis|rediss|mysql|file):\/\/[^\s"'`<>]*/giu, '<url>');
     m = m.replace(/(?<![\w~:./-])(?:[A-Za-z]:[\\/]|\\\\)[^\s"'`<>()[\]{},;]*/gu, '<path>');
-    m = m.replace(/(?<![\w~:./-])(?:~|\.{1,2})?\/(?!v1\/|v1\b|openapi\.json|healthz|readyz)[^\s"'`<>()[\]{},;]+/gu, (p) => {
+    m = m.replace(/(?<![\w~:./\\^[-])(?:~|\.{1,2})?\/(?!v1\/|v1\b|openapi\.json|healthz|readyz)[^\s"'`<>()[\]{},;]+/gu, (p) => {
       const trail = /[.:]+$/u.exec(p)?.[0] ?? '';
       return `<path>${trail}`;
     });

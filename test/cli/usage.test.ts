@@ -37,7 +37,7 @@ describe('10.12 usage errors: exit 2, one line naming the flag, no help dump', (
 
   const named = USAGE_ERRORS.map(([args, names]) => [args.map((a) => (a === db ? 'DB' : a === SAMPLES ? 'DIR' : a)).join(' '), args, names] as const);
   it.each(named)('10.12 `lookalike %s` → exit 2 with one line naming the flag', async (_shown, args, names) => {
-    const r = await cli(args);
+    const r = await cli(args, {}, 30_000); // a usage error answers at once (old code: `serve --api-key ''` ran on)
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');

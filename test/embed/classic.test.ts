@@ -84,6 +84,7 @@ describe('registry', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(models.find((m) => m.name === 'mobilenet-v1')?.kind).toBe('onnx-image');
     expect(models.find((m) => m.name === 'clip-vit-base-patch32')?.kind).toBe('clip');
+    expect(models.filter((m) => m.parameter).map((m) => m.name).sort()).toEqual(['bovw-orb', 'color-histogram', 'pixels']);
     for (const m of models) expect(m.description.length).toBeGreaterThan(10);
   });
 

@@ -113,6 +113,7 @@ describe('downloading a CLIP model from a hub (local stand-in serving color-clip
     const text = fs.statSync(path.join(COLOR_CLIP, 'onnx/text_model.onnx')).size;
     expect(events.find((e) => e.file === 'onnx/vision_model.onnx' && e.done)).toMatchObject({ model: ID, loaded: vision, total: vision });
     expect(events.find((e) => e.file === 'onnx/text_model.onnx' && e.done)).toMatchObject({ loaded: text, total: text });
+    for (const f of FILES) expect(events.filter((e) => e.file === f && e.done), f).toHaveLength(1);
     const textEvents = events.filter((e) => e.file === 'onnx/text_model.onnx');
     expect(textEvents.length).toBeGreaterThan(2); // 2 MB arrive in several chunks
     expect(textEvents.map((e) => e.loaded)).toEqual([...textEvents.map((e) => e.loaded)].sort((a, b) => a - b));

@@ -17,13 +17,21 @@ const N = Number(process.env.RELIABILITY_IMAGES ?? 5000);
 const ROUNDS = Number(process.env.RELIABILITY_ROUNDS ?? 4);
 const MODEL = process.env.RELIABILITY_MODEL ?? 'color-histogram';
 
-/** Start a CLI command and SIGKILL it after `ms`; resolves when it is gone. */
-async function killAfter(args: string[], ms: number): Promise<void> {
+/**
+ * Start a CLI command and SIGKILL it once `progressed()` says it has written something (polled every 5 ms), plus
+ * `extraMs`; resolves when it is gone, with whether the kill landed while it was still running.
+ */
+async function killOnProgress(args: string[], progressed: () => Promise<boolean>, extraMs: number): Promise<boolean> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore', env: { ...process.env, LOOKALIKE_THREADS: '1' } });
-  const gone = new Promise<void>((r) => child.on('exit', () => r()));
-  await new Promise((r) => setTimeout(r, ms));
+  let exited = false;
+  const gone = new Promise<void>((r) => child.on('exit', () => ((exited = true), r())));
+  const deadline = Date.now() + 120_000;
+  while (!exited && Date.now() < deadline && !(await progressed())) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, extraMs));
+  const landed = !exited;
   child.kill('SIGKILL');
   await gone;
+  return landed;
 }
 
 function vectorsByPath(db: string): Map<string, Buffer> {
@@ -42,8 +50,13 @@ describe(`crash rounds: ${N} images, ${ROUNDS} SIGKILLs (${MODEL})`, () => {
     const r = rng(2026);
     const seen: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      await killAfter(index, 400 + Math.floor(r() * 1500));
+      const before = await countStoredItems(db);
+      // killed once this round has committed at least one batch, at a random moment after that
+      const landed = await killOnProgress(index, async () => (await countStoredItems(db)) > before, Math.floor(r() * 300));
       const n = await countStoredItems(db);
+      expect(landed).toBe(true);
+      expect(n).toBeGreaterThan(before); // this round wrote something…
+      expect(n).toBeLessThan(N); // …and was killed mid-work
       seen.push(n);
       const check = new Database(path.join(db, DB_FILE), { readonly: true });
       expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
@@ -69,8 +82,23 @@ describe(`crash rounds: ${N} images, ${ROUNDS} SIGKILLs (${MODEL})`, () => {
     const check1 = JSON.parse((await run(process.execPath, [CLI, 'index-check', '--db', db, '-c', 'c', '--sample', '200', '--json'])).stdout) as { recallAtK: number };
     expect(check1.recallAtK).toBeGreaterThanOrEqual(0.95);
 
-    // SIGKILL during reindex: the store still opens, the spec is one of the two, the index is consistent after
-    await killAfter(['reindex', '--db', db, '-c', 'c', '--index', 'hnsw', '--m', '24', '--ef-construction', '100'], 300);
+    // SIGKILL during reindex (once the new spec is committed, while the graph is being built): the store still
+    // opens, the spec is one of the two, the index is consistent after
+    const specOf = () => {
+      const d = new Database(path.join(db, DB_FILE), { readonly: true });
+      try {
+        return d.prepare(`SELECT spec FROM collections WHERE name = 'c'`).pluck().get() as string;
+      } finally {
+        d.close();
+      }
+    };
+    const specBefore = specOf();
+    const landedReindex = await killOnProgress(
+      ['reindex', '--db', db, '-c', 'c', '--index', 'hnsw', '--hnsw-m', '24', '--ef-construction', '100'],
+      async () => specOf() !== specBefore,
+      0,
+    );
+    expect(landedReindex).toBe(true);
     const check2 = JSON.parse((await run(process.execPath, [CLI, 'index-check', '--db', db, '-c', 'c', '--sample', '200', '--json'])).stdout) as { recallAtK: number };
     expect(check2.recallAtK).toBeGreaterThanOrEqual(0.95);
     expect(await countStoredItems(db)).toBe(N);

@@ -5,23 +5,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type LookalikeDatabase } from '../../src/lookalike.js';
 import { buildServer } from '../../src/server/app.js';
-import { COLOR_CLIP, QUERIES, requireShared, SAMPLES, tmpDir } from '../helpers.js';
+import { COLOR_CLIP, requireShared, SAMPLES, tmpDir } from '../helpers.js';
+import { multipart, queryFile } from './fixtures.js';
 
 const KEY = 'test-key-123';
 const auth = { authorization: `Bearer ${KEY}` };
-
-/** Encode a multipart body the way a browser does. */
-async function multipart(parts: Record<string, string | { name: string; bytes: Uint8Array }>) {
-  const fd = new FormData();
-  for (const [k, v] of Object.entries(parts)) {
-    if (typeof v === 'string') fd.append(k, v);
-    else fd.append(k, new Blob([new Uint8Array(v.bytes)]), v.name);
-  }
-  const req = new Request('http://localhost/', { method: 'POST', body: fd });
-  return { payload: Buffer.from(await req.arrayBuffer()), headers: { 'content-type': req.headers.get('content-type')! } };
-}
-
-const queryFile = () => path.join(QUERIES, fs.readdirSync(QUERIES).find((f) => f.startsWith('daisy'))!);
 
 describe('HTTP API', () => {
   let db: LookalikeDatabase;
@@ -55,7 +43,7 @@ describe('HTTP API', () => {
       ['flowers', 96],
     ]);
     expect(list.default).toBe('colors');
-    expect((await app.inject('/v1/collections/flowers')).json()).toMatchObject({ model: 'mobilenet-v1', dimension: 1024, metric: 'cosine' });
+    expect((await app.inject('/v1/collections/flowers')).json()).toMatchObject({ model: 'mobilenet-v1', dimension: 1024, metric: 'cosine', bytesPerVector: 4096 });
   });
 
   it('searches by uploaded image, text, id and vector, with k, minScore and where', async () => {
@@ -107,12 +95,13 @@ describe('HTTP API', () => {
     expect(noKey.json().error.code).toBe('UNAUTHORIZED');
     const added = await app.inject({ method: 'POST', url: '/v1/collections/flowers/items', ...mp, headers: { ...mp.headers, ...auth } });
     expect(added.statusCode).toBe(200);
-    const { added: items } = added.json() as { added: { id: string }[] };
+    const { added: items } = added.json() as { added: { id: string; status: string }[] };
     expect(items).toHaveLength(1);
+    expect(items[0]!.status).toBe('added');
     const id = items[0]!.id;
-    // the same bytes again: same id, still one record
+    // the same bytes again: same id, still one record (its metadata replaced: onConflict defaults to replace)
     const again = await app.inject({ method: 'POST', url: '/v1/collections/flowers/items', ...mp, headers: { ...mp.headers, ...auth } });
-    expect((again.json() as { added: { id: string }[] }).added[0]!.id).toBe(id);
+    expect((again.json() as { added: { id: string; status: string }[] }).added[0]).toMatchObject({ id, status: 'updated' });
     expect((await app.inject('/v1/collections/flowers')).json().count).toBe(97);
 
     const thumb = await app.inject(`/v1/collections/flowers/items/${id}/thumbnail?size=64`);

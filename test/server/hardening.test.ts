@@ -61,6 +61,9 @@ describe('server hardening (issue 10)', () => {
       'a:b/c',
       '/Xenova/clip',
       'C:\\models\\x',
+      // an id that is also a folder under the server's working directory would load that folder
+      'models/mobilenet-v1-imagenet',
+      'node_modules/onnxruntime-node',
     ];
     for (const model of refused) {
       const r = await create('bypass', model);

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `npm run test:unit`: the inner loop — no servers (PostgreSQL, Redis), no browser, nothing slow. The full suite
+ * (`npm test`, README's test command) runs all of it and more.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: [
+      'node_modules/**',
+      'test/reliability/**',
+      'test/**/*.slow.test.ts', // end-to-end: crash, queue, web, pack, PostgreSQL faults
+      'test/store/contract.test.ts', // runs against PostgreSQL too
+      'test/store/postgres-*.test.ts',
+    ],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    maxWorkers: 2,
+    minWorkers: 1,
+  },
+});
