@@ -22,6 +22,11 @@ export interface EmbedderOptions {
    * bytes arrive and once when it is complete. Not called for local or already cached models.
    */
   readonly onDownloadProgress?: DownloadProgressCallback;
+  /**
+   * `false`: the model name is never taken as a filesystem path, only as a built-in name or a Hugging Face id
+   * (resolved in the model folders, the cache or the hub). The HTTP server sets it for names from requests.
+   */
+  readonly allowPaths?: boolean;
 }
 
 interface LoadContext {
@@ -169,9 +174,6 @@ export function builtinNames(): string[] {
   return listModels().map((m) => m.name);
 }
 
-/** @deprecated Use `listModels()` / `builtinModel()`. The built-in models with files, by name. */
-export const MODEL_REGISTRY: Readonly<Record<string, BuiltinModel>> = Object.fromEntries(BUILTINS);
-
 export interface ModelListing {
   readonly name: string;
   /** The family (`EmbedderSpec.kind`). */
@@ -231,7 +233,7 @@ async function load(model: string, ctx: LoadContext): Promise<Embedder> {
   const [base, param] = splitParam(model);
   const pixels = BY_KIND.get(base);
   if (pixels?.from === 'pixels') return pixels.create(param, ctx);
-  const res = resolveModel(model, ctx.config);
+  const res = resolveModel(model, ctx.config, { allowPaths: ctx.options.allowPaths ?? true });
   return (await detectFamily(res, ctx)).load(res, ctx);
 }
 

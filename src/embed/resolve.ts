@@ -13,7 +13,6 @@ export type ModelLocation =
   | { readonly type: 'hub'; readonly id: string };
 
 /** @deprecated Built-in names now live in the embedder registry (`./registry.ts`); kept for existing imports. */
-export { MODEL_REGISTRY } from './registry.js';
 
 const HF_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 
@@ -49,7 +48,7 @@ type ResolveConfig = Pick<Config, 'modelPaths' | 'cacheDir' | 'allowDownloads'> 
  * Never touches the network; a `hub` result means "download when loading" (only if downloads are allowed). A
  * cached download counts only once complete (see `DOWNLOAD_MARKER`); an interrupted one is resumed.
  */
-export function resolveModel(name: string, config: ResolveConfig): Resolution {
+export function resolveModel(name: string, config: ResolveConfig, opts: { readonly allowPaths?: boolean } = {}): Resolution {
   if (name.trim() === '') throw createError('INVALID_ARGUMENT', 'model name is empty');
   const looked: string[] = [];
   const searchDirs = [...config.modelPaths.map((p) => path.resolve(p)), PACKAGE_MODELS_DIR];
@@ -71,9 +70,11 @@ export function resolveModel(name: string, config: ResolveConfig): Resolution {
     throw notFound(name, looked, config);
   }
 
-  // An explicit path: absolute, ./relative, or any existing folder.
+  // An explicit path: absolute, ./relative, or any existing folder (unless paths are off: names from HTTP requests).
   const asPath = path.resolve(name);
-  if (path.isAbsolute(name) || name.startsWith('.') || fs.existsSync(asPath)) {
+  if (opts.allowPaths === false) {
+    if (!isHubId(name)) throw createError('UNKNOWN_MODEL', `Unknown model "${name}": use a built-in name or a Hugging Face id.`, { model: name });
+  } else if (path.isAbsolute(name) || name.startsWith('.') || fs.existsSync(asPath)) {
     looked.push(asPath);
     if (isModelDir(asPath)) return { name: asPath, location: { type: 'local', dir: asPath }, looked };
     if (!isHubId(name)) throw notFound(name, looked, config);

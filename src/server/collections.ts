@@ -1,9 +1,6 @@
 /** `/v1/collections`: list, create, inspect, delete. */
 import type { FastifyInstance } from 'fastify';
-import fs from 'node:fs';
-import path from 'node:path';
 import { listModels } from '../embed/registry.js';
-import { MODEL_REGISTRY } from '../embed/resolve.js';
 import { createError } from '../errors.js';
 import type { CreateCollectionBody } from '../schema.js';
 import { securityOf, type ServerContext } from './context.js';
@@ -16,25 +13,19 @@ const HF_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/u;
 const PIXEL_PARAM = /^[1-9][0-9]{0,4}(x[1-9][0-9]{0,4}){0,3}$/u;
 
 /**
- * The model resolver takes an existing folder relative to the working directory before model folders and the hub;
- * a Hugging Face id that names one (`models/mobilenet-v1-imagenet`) would load a server folder, so it is refused.
- */
-function namesLocalFolder(id: string): boolean {
-  return fs.existsSync(path.resolve(id));
-}
-
-/**
  * Model names a request may use: built-in names (`listModels()`), the `name:param` forms of the pixel embedders
  * (`color-histogram:16x4x4`, `pixels:32`) and Hugging Face ids — never filesystem paths (folders can be used from
  * the CLI). Throws `INVALID_ARGUMENT` otherwise.
  */
 export function checkRequestedModel(model: string): string {
-  const builtIn = new Set(listModels().map((m) => m.name));
+  const models = listModels();
+  const builtIn = new Set(models.map((m) => m.name));
+  const takesParameter = new Set(models.filter((m) => m.parameter !== undefined).map((m) => m.name));
   const colon = model.indexOf(':');
   const ok =
     colon < 0
-      ? builtIn.has(model) || (HF_ID.test(model) && !model.includes('..') && !namesLocalFolder(model))
-      : builtIn.has(model.slice(0, colon)) && !(model.slice(0, colon) in MODEL_REGISTRY) && PIXEL_PARAM.test(model.slice(colon + 1));
+      ? builtIn.has(model) || (HF_ID.test(model) && !model.includes('..'))
+      : takesParameter.has(model.slice(0, colon)) && PIXEL_PARAM.test(model.slice(colon + 1));
   if (!ok) {
     const shown = model.length > 80 ? `${model.slice(0, 80)}…` : model;
     throw createError(
@@ -77,6 +68,7 @@ export async function collectionsRoutes(app: FastifyInstance, { ctx }: { ctx: Se
       const b = req.body;
       const c = await db.createCollection(b.name, {
         model: checkRequestedModel(b.model),
+        allowPaths: false, // a Hugging Face id from a request never names a server folder
         ...(b.pooling ? { pooling: b.pooling } : {}),
         ...(b.index ? { index: b.index } : {}),
         ...(b.vectorType ? { vectorType: b.vectorType } : {}),

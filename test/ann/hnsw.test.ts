@@ -61,7 +61,7 @@ describe('HNSW index in the embedded store', () => {
     const again = await store.getCollection('c');
     expect(again.spec.index).toEqual(HNSW);
     expect((await again.search(extra[4]!, { k: 1 }))[0]!.id).toBe('x4');
-    expect((again as EmbeddedCollection).usesSavedGraph).toBe(true);
+    expect((again as EmbeddedCollection).derivedReuse).toMatchObject({ graph: true, mapped: true });
     expect(fs.statSync(graph).mtimeMs).toBe(savedAt);
 
     // another process writes (generation moves on): the graph is rebuilt from the store, nothing is missed
@@ -125,7 +125,11 @@ describe('IVF index in the embedded store', () => {
     await store.close();
     expect(fs.readdirSync(path.join(dir, 'indexes')).some((f) => f.includes('ivf'))).toBe(true);
     store = await EmbeddedStore.open(dir);
-    const again = facade(await store.getCollection('c'));
+    const againStore = await store.getCollection('c');
+    await againStore.search(extra[0]!, { k: 1 });
+    // the saved centroids and list assignments are used, not recomputed
+    expect((againStore as EmbeddedCollection).derivedReuse).toMatchObject({ centroids: true, assignments: true });
+    const again = facade(againStore);
     expect((await again.indexCheck(100, 10)).recallAtK).toBeGreaterThanOrEqual(0.95);
     await store.close();
   });

@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { queueOptionsFrom, registerIndex, type IndexCliOpts } from '../../src/cli/commands/index.js';
-import { apiKeyFrom } from '../../src/cli/commands/serve.js';
+import { apiKeyFrom, registerServe, serverOptionsFrom } from '../../src/cli/commands/serve.js';
 import { indexSpecFrom, parseWhere } from '../../src/cli/options.js';
 import { describeError, UsageError, wantsJson } from '../../src/cli/output.js';
 import { createError } from '../../src/errors.js';
@@ -109,5 +109,31 @@ describe('serve API key (10.16)', () => {
     expect(apiKeyFrom(undefined, undefined)).toBeUndefined();
     expect(apiKeyFrom('k', '')).toBe('k');
     expect(apiKeyFrom(undefined, 'env')).toBe('env');
+  });
+});
+
+describe('serve flags → server options (10.4, 10.24)', () => {
+  it('passes the Host allow-list, CORS origins, key scope and rate limit, and warms the model up', async () => {
+    const program = new Command().exitOverride().configureOutput({ outputError: () => {} });
+    registerServe(program);
+    let captured: ReturnType<typeof serverOptionsFrom> | undefined;
+    program.commands[0]!.action((o: Parameters<typeof serverOptionsFrom>[0]) => {
+      captured = serverOptionsFrom(o, apiKeyFrom(o.apiKey, undefined));
+    });
+    await program.parseAsync([
+      'node', 'lookalike', 'serve', '--api-key', 'k', '--api-key-required-for', 'reads', '--allowed-host', 'a.example',
+      '--allowed-host', 'b.example:81', '--cors-origin', 'https://app.example.com', '--rate-limit', '0', '--host', '0.0.0.0', '-c', 'photos',
+    ]);
+    expect(captured).toMatchObject({
+      apiKey: 'k',
+      apiKeyRequiredFor: 'reads',
+      allowedHosts: ['a.example', 'b.example:81'],
+      corsOrigins: ['https://app.example.com'],
+      rateLimit: false,
+      host: '0.0.0.0',
+      defaultCollection: 'photos',
+      maxUploadBytes: 20 * 1024 * 1024,
+      warmUp: true,
+    });
   });
 });

@@ -29,6 +29,9 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['eval', SAMPLES], /--model/],
   [['serve', '--db', db, '--port', '70000'], /--port.*70000/],
   [['serve', '--db', db, '--api-key', ''], /--api-key/],
+  [['serve', '--db', db, '--api-key-required-for', 'reads'], /--api-key-required-for.*needs an API key/],
+  [['serve', '--db', db, '--cors-origin', '*'], /--cors-origin/],
+  [['serve', '--db', db, '--rate-limit', '-1'], /--rate-limit/],
   [['nosuchcommand'], /unknown command 'nosuchcommand'/],
 ];
 

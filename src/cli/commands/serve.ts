@@ -1,6 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { isLookalikeError } from '../../errors.js';
 import type { LookalikeDatabase } from '../../lookalike.js';
-import { inferenceOptions, integerIn, nonEmpty, positiveInt, storeOptions, type InferenceOpts, type StoreOpts } from '../options.js';
+import type { ServerOptions } from '../../server/context.js';
+import { collect, inferenceOptions, integerIn, nonEmpty, positiveInt, storeOptions, type InferenceOpts, type StoreOpts } from '../options.js';
 import { CliError, Output, UsageError } from '../output.js';
 import { openDb, runUntilSignal } from '../shared.js';
 
@@ -9,6 +11,10 @@ interface ServeCliOpts extends Omit<StoreOpts, 'collection'>, InferenceOpts {
   readonly host: string;
   readonly port: number;
   readonly apiKey?: string;
+  readonly apiKeyRequiredFor?: 'writes' | 'reads';
+  readonly allowedHost: string[];
+  readonly corsOrigin: string[];
+  readonly rateLimit?: number;
   readonly maxUploadMb: number;
   readonly quiet?: boolean;
 }
@@ -22,23 +28,22 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to bind (default 127.0.0.1: this machine only)', nonEmpty('--host'), '127.0.0.1')
     .option('--port <port>', 'port (0: any free port; the address is printed)', integerIn('--port', 0, 65535), 8080)
     .option('--api-key <key>', 'require this key for write routes (env LOOKALIKE_API_KEY; must not be empty)', nonEmpty('--api-key'))
+    .addOption(new Option('--api-key-required-for <routes>', 'writes: only routes that change data need the key; reads: every /v1 route').choices(['writes', 'reads']))
+    .option('--allowed-host <name>', 'answer requests for this Host too (NAME or NAME:PORT; repeatable; * turns the check off)', collect('--allowed-host'), [])
+    .option('--cors-origin <origin>', 'let this browser origin call the API (https://app.example.com; repeatable)', collect('--cors-origin'), [])
+    .option('--rate-limit <n>', 'model-running requests (image/text search, embed, uploads) per client per minute; 0: no limit (default 120)', integerIn('--rate-limit', 0))
     .option('--max-upload-mb <n>', 'largest upload in MiB', positiveInt('--max-upload-mb'), 20)
     .option('--quiet', 'no request log')
     .action(async (o: ServeCliOpts) => {
       const out = new Output(o.json === true);
-      const apiKey = apiKeyFrom(o.apiKey, process.env.LOOKALIKE_API_KEY);
+      const options = serverOptionsFrom(o, apiKeyFrom(o.apiKey, process.env.LOOKALIKE_API_KEY));
       const { buildServer } = await import('../../server/app.js');
+      await checkServerOptions(options); // before the store is opened (or created)
       const db = await openDb(o, true);
       let app: Awaited<ReturnType<typeof buildServer>> | undefined;
       let address: string;
       try {
-        app = await buildServer({
-          db,
-          ...(o.collection ? { defaultCollection: o.collection } : {}),
-          ...(apiKey ? { apiKey } : {}),
-          maxUploadBytes: o.maxUploadMb * 1024 * 1024,
-          logger: !o.quiet,
-        });
+        app = await buildServer({ db, ...options });
         address = await app.listen({ host: o.host, port: o.port });
       } catch (e) {
         await app?.close().catch(() => {});
@@ -49,11 +54,48 @@ export function registerServe(program: Command): void {
         { event: 'listening', pid: process.pid, address, api: `${address}/v1`, openapi: `${address}/openapi.json`, db: db.location },
         `lookalike serving ${db.location} at ${address}  (API: ${address}/v1, OpenAPI: ${address}/openapi.json)`,
       );
-      if (!LOCAL_HOSTS.has(o.host) && !apiKey) {
+      if (!LOCAL_HOSTS.has(o.host) && !options.apiKey) {
         out.warn('listening beyond this machine without --api-key: anyone who can reach it can add and delete images.');
       }
       await runUntilSignal(() => shutdown(app!, db));
     });
+}
+
+/** The server's options from the flags (all but the store). */
+export function serverOptionsFrom(o: ServeCliOpts, apiKey: string | undefined): Omit<ServerOptions, 'db'> {
+  return {
+    ...(o.collection ? { defaultCollection: o.collection } : {}),
+    ...(apiKey ? { apiKey } : {}),
+    ...(o.apiKeyRequiredFor ? { apiKeyRequiredFor: o.apiKeyRequiredFor } : {}),
+    host: o.host,
+    allowedHosts: o.allowedHost,
+    corsOrigins: o.corsOrigin,
+    ...(o.rateLimit !== undefined ? { rateLimit: o.rateLimit === 0 ? false : { max: o.rateLimit, timeWindowMs: 60_000 } } : {}),
+    maxUploadBytes: o.maxUploadMb * 1024 * 1024,
+    warmUp: true,
+    logger: !o.quiet,
+  };
+}
+
+/** Which flag sets each server option, for usage errors. */
+const SERVER_FLAGS: Record<string, string> = {
+  apiKey: '--api-key',
+  apiKeyRequiredFor: '--api-key-required-for',
+  allowedHosts: '--allowed-host',
+  corsOrigins: '--cors-origin',
+  'rateLimit.max': '--rate-limit',
+};
+
+/** The server's own checks of its options (it does not look at the store), as usage errors naming the flag. */
+async function checkServerOptions(options: Omit<ServerOptions, 'db'>): Promise<void> {
+  const { resolveSettings } = await import('../../server/context.js');
+  try {
+    resolveSettings(options as ServerOptions);
+  } catch (e) {
+    if (!isLookalikeError(e, 'INVALID_ARGUMENT')) throw e;
+    const flag = SERVER_FLAGS[String(e.details.field)];
+    throw new UsageError(flag ? `${flag}: ${e.message}` : e.message);
+  }
 }
 
 /** `--api-key` wins over `LOOKALIKE_API_KEY`; an empty key never means "no auth" (it is refused). */

@@ -249,9 +249,9 @@ export class EmbeddedCollection implements StoreCollection {
     return all.filter((_, i) => i % step === 0).slice(0, n);
   }
 
-  /** Whether the HNSW graph in use is the saved file, untouched (diagnostics; tests check graphs are reused). */
-  get usesSavedGraph(): boolean {
-    return this.vectors.usesSavedGraph;
+  /** Which derived index files the in-memory state was loaded from (diagnostics; tests check they are reused). */
+  get derivedReuse(): CollectionVectors['reuse'] {
+    return this.vectors.reuse;
   }
 
   async search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]> {

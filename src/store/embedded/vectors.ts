@@ -45,6 +45,8 @@ export class CollectionVectors {
   private ann: HnswIndex | IvfIndex | null = null;
   private version = -1;
   private dirty = false;
+  /** Which derived structures the last `sync` took from their saved files instead of rebuilding them. */
+  private reused = { graph: false, centroids: false, assignments: false };
 
   constructor(
     private readonly spec: () => CollectionSpec,
@@ -88,6 +90,7 @@ export class CollectionVectors {
     }
     this.flat = flat;
     this.version = dataVersion;
+    this.reused = { graph: false, centroids: false, assignments: false };
     this.ann = index.type === 'hnsw' ? this.openHnsw(index) : index.type === 'ivf' ? this.openIvf(index) : null;
   }
 
@@ -95,7 +98,10 @@ export class CollectionVectors {
     const flat = this.flat!;
     const generation = this.source.generation();
     const loaded = HnswIndex.load(this.files, flat.dimension, params, generation);
-    if (loaded && loaded.size === flat.size) return loaded;
+    if (loaded && loaded.size === flat.size) {
+      this.reused.graph = true;
+      return loaded;
+    }
     const hnsw = HnswIndex.create(flat.dimension, params);
     const keys = flat.keysSnapshot();
     const d = flat.dimension;
@@ -115,6 +121,7 @@ export class CollectionVectors {
     const flat = this.flat!;
     const keys = flat.keysSnapshot();
     let ivf = IvfIndex.load(this.files, flat.dimension, params);
+    this.reused.centroids = ivf !== undefined;
     if (!ivf) {
       // train on an even sample of the vectors (at most 20,000), then keep the centroids
       const step = Math.max(1, Math.floor(keys.length / 20_000));
@@ -126,6 +133,7 @@ export class CollectionVectors {
     const generation = this.source.generation();
     const saved = IvfIndex.loadAssignments(this.files, generation);
     if (saved && saved.size === keys.length) {
+      this.reused.assignments = true;
       for (const k of keys) ivf.upsertInto(k, flat.vector(k)!, saved.get(k) ?? -1);
     } else {
       for (const k of keys) ivf.upsert(k, flat.vector(k)!);
@@ -183,8 +191,11 @@ export class CollectionVectors {
     this.files.removeAll();
   }
 
-  /** Whether the HNSW graph in use is the saved file, memory-mapped and untouched (for tests and diagnostics). */
-  get usesSavedGraph(): boolean {
-    return this.ann instanceof HnswIndex && this.ann.mapped;
+  /**
+   * Diagnostics (tests check derived files are really reused): which structures the last rebuild loaded from their
+   * saved files, and whether the HNSW graph in use is still the memory-mapped file, untouched.
+   */
+  get reuse(): { graph: boolean; centroids: boolean; assignments: boolean; mapped: boolean } {
+    return { ...this.reused, mapped: this.ann instanceof HnswIndex && this.ann.mapped };
   }
 }

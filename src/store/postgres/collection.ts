@@ -1,18 +1,6 @@
 import type pg from 'pg';
 import { checkCapabilities, checkVector, CollectionSpecSchema, type StoreCapabilities } from '../spec.js';
-import type {
-  CollectionSpec,
-  FileState,
-  Hit,
-  IndexSpec,
-  Item,
-  ItemInput,
-  Metadata,
-  StoreCollection,
-  UpsertResult,
-  VectorSearchOptions,
-  VectorType,
-} from '../types.js';
+import type { CollectionSpec, FileState, Hit, IndexSpec, Item, ItemInput, Metadata, StoreCollection, UpsertResult, VectorSearchOptions, VectorType } from '../types.js';
 import { changedError, isUndefinedTable, type RetryingPool } from './pool.js';
 
 export const PG_CAPABILITIES: StoreCapabilities = {
