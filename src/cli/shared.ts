@@ -5,6 +5,7 @@
  */
 import type { Collection, LookalikeDatabase } from '../lookalike.js';
 import { configFrom, type InferenceOpts } from './options.js';
+import { EXIT, reportError } from './output.js';
 
 export interface DbOpts extends InferenceOpts {
   readonly db: string;
@@ -78,14 +79,23 @@ export async function progressBar(enabled: boolean): Promise<ProgressBar> {
   };
 }
 
-/** Keep a long-running command (serve, worker) alive until SIGINT/SIGTERM, then close it and exit 0. */
-export async function runUntilSignal(close: () => Promise<void>): Promise<never> {
-  const stop = async () => {
-    await close();
-    process.exit(0);
+/**
+ * Keep a long-running command (serve, worker) alive until SIGINT/SIGTERM, then close it and exit 0 (a second signal
+ * exits at once). The handlers stay installed: a library that re-raises a signal when no one else listens
+ * (signal-exit) would otherwise kill the process before `close` has run.
+ */
+export async function runUntilSignal(close: () => Promise<void>, json: boolean): Promise<never> {
+  let stopping = false;
+  const onSignal = (): void => {
+    if (stopping) process.exit(EXIT.interrupted);
+    stopping = true;
+    close().then(
+      () => process.exit(EXIT.ok),
+      (e: unknown) => process.exit(reportError(e, json)),
+    );
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return new Promise<never>(() => {});
 }
 

@@ -61,15 +61,16 @@ describe('server hardening (issue 10)', () => {
       'a:b/c',
       '/Xenova/clip',
       'C:\\models\\x',
-      // an id that is also a folder under the server's working directory would load that folder
-      'models/mobilenet-v1-imagenet',
-      'node_modules/onnxruntime-node',
     ];
     for (const model of refused) {
       const r = await create('bypass', model);
       expect([model, r.statusCode, r.json().error.code]).toEqual([model, 400, 'INVALID_ARGUMENT']);
       expect(r.json().error.message).toMatch(/not allowed over HTTP/);
     }
+    // an id that is also a folder under the server's working directory is a hub id over HTTP: looked up in the
+    // configured model folders, the cache and the hub (downloads are off here), never loaded from that folder
+    const local = await create('bypass', 'node_modules/onnxruntime-node');
+    expect([local.statusCode, local.json().error.code]).toEqual([500, 'MODEL_NOT_FOUND']);
     expect(await db.hasCollection('bypass')).toBe(false);
 
     const ok = await create('hist16', 'color-histogram:16x4x4');

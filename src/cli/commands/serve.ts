@@ -57,7 +57,7 @@ export function registerServe(program: Command): void {
       if (!LOCAL_HOSTS.has(o.host) && !options.apiKey) {
         out.warn('listening beyond this machine without --api-key: anyone who can reach it can add and delete images.');
       }
-      await runUntilSignal(() => shutdown(app!, db));
+      await runUntilSignal(() => shutdown(app!, db), out.json);
     });
 }
 

@@ -33,6 +33,6 @@ export function registerWorker(program: Command): void {
       { event: 'ready', pid: process.pid, queue, db: o.db ? redactUrl(o.db) : null, concurrency: o.concurrency },
       `lookalike worker ${process.pid} waiting for jobs on ${queue}`,
     );
-    await runUntilSignal(() => w.close());
+    await runUntilSignal(() => w.close(), out.json);
   });
 }
