@@ -27,8 +27,11 @@ native=(better-sqlite3 usearch hnswlib-node msgpackr-extract)
 present=()
 for m in "${native[@]}"; do [ -d "node_modules/$m" ] && present+=("$m"); done
 
+system_path="$PATH"
 restore() {
   local rc=$?
+  export PATH="$system_path"
+  unset npm_config_nodedir
   for m in "${present[@]}"; do
     if [ -d "$work/aside/$m" ]; then
       rm -rf "node_modules/$m"

@@ -6,7 +6,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Config } from '../config.js';
 import { isLookalikeError } from '../errors.js';
-import { validateWhere } from '../schema.js';
+import { MetadataKeySchema, validateWhere } from '../schema.js';
 import { withIndexDefaults } from '../store/spec.js';
 import type { IndexSpec, MetadataValue, VectorType } from '../store/types.js';
 import { evalProgress, UsageError } from './output.js';
@@ -39,6 +39,15 @@ export function finiteNumber(flag: string) {
 export function nonEmpty(flag: string) {
   return (v: string): string => {
     if (v.trim() === '') throw new InvalidArgumentError(`${flag} must not be empty.`);
+    return v;
+  };
+}
+
+/** A metadata key (`--label-key`): the library's rule (no `.`, `$`, `[`, `]`, quotes, backslashes, control characters). */
+export function metadataKey(flag: string) {
+  return (v: string): string => {
+    const r = MetadataKeySchema.safeParse(v);
+    if (!r.success) throw new InvalidArgumentError(`${flag}: ${r.error.issues[0]?.message ?? 'not a valid metadata key'}.`);
     return v;
   };
 }

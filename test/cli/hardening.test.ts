@@ -93,6 +93,32 @@ describe('CLI hardening (issue 10)', () => {
     }
   });
 
+  it('10.15 one damaged collection definition: collections lists the others and the broken one apart; drop deletes it', async () => {
+    const copy = path.join(tmpDir(), 'broken');
+    fs.cpSync(store, copy, { recursive: true });
+    const other = await cli(['index', photos, '--db', copy, '-c', 'other', '--model', 'pixels', '--json']);
+    expect(other.code, other.stderr).toBe(0);
+    const sqlite = new Database(path.join(copy, 'lookalike.sqlite'));
+    sqlite.prepare(`UPDATE collections SET spec = '{"not": "a spec"' WHERE name = 'small'`).run();
+    sqlite.close();
+    const list = await cli(['collections', '--db', copy, '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    const { collections, broken } = JSON.parse(list.stdout) as { collections: { name: string }[]; broken: { name: string; error: string }[] };
+    expect(collections.map((c) => c.name)).toEqual(['other']);
+    expect(broken.map((b) => b.name)).toEqual(['small']);
+    expect(JSON.parse(list.stderr.trim())).toMatchObject({ warning: { message: expect.stringContaining('lookalike drop small') } });
+    const human = await cli(['collections', '--db', copy]);
+    expect(human.stdout).toMatch(/^other\t/);
+    expect(human.stderr).toMatch(/warning: collection "small" is unreadable/);
+    const drop = await cli(['drop', 'small', '--db', copy, '--json']);
+    expect(drop.code, drop.stderr).toBe(0);
+    expect(JSON.parse(drop.stdout)).toEqual({ dropped: 'small' });
+    expect(JSON.parse((await cli(['collections', '--db', copy, '--json'])).stdout)).toMatchObject({ collections: [{ name: 'other' }], broken: [] });
+    const again = await cli(['drop', 'small', '--db', copy]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('COLLECTION_NOT_FOUND');
+  });
+
   it('10.13 search … | head -1 (EPIPE): the reader closing stdout early ends the command quietly with exit 0', async () => {
     const child = startCli(['search', '--db', store, '-c', 'small', '--image', query, '-k', '5']);
     child.stdout.destroy(); // the reader is gone before the first result is written

@@ -24,6 +24,7 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['search', '--db', db, '--image', 'q.jpg', '--where', 'novalue'], /--where "novalue"/],
   [['index', '--db', db], /missing required argument 'dir'/],
   [['index', SAMPLES, '--db', db, '--index', 'annoy'], /--index.*annoy/],
+  [['index', SAMPLES, '--db', db, '--label-key', 'a.b'], /--label-key.*path characters/],
   [['index', SAMPLES, '--db', db, '--index', 'ivf', '--hnsw-m', '8'], /--hnsw-m applies to --index hnsw/],
   [['reindex', '--db', db, '--index', 'ivf', '--nlist', '100000'], /--nlist 100000.*65536/],
   [['eval', SAMPLES], /--model/],

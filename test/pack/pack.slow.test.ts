@@ -13,7 +13,7 @@
  * Uses dist/ as built by `npm test` (`npm run build`); `npm pack --ignore-scripts` does not rebuild it, so other
  * tests reading dist/ at the same time are not disturbed.
  */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,14 +59,26 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function run(cmd: string, args: string[], opts: SpawnSyncOptions & { env: NodeJS.ProcessEnv }) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
-  const out = `${String(r.stdout ?? '')}\n${String(r.stderr ?? '')}`;
-  return { status: r.status, out, stdout: String(r.stdout ?? ''), error: r.error };
+/** Runs a command without blocking the event loop (a long spawnSync starves vitest's worker RPC). */
+function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeout?: number }) {
+  return new Promise<{ status: number | null; out: string; stdout: string }>((resolve) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = opts.timeout ? setTimeout(() => child.kill('SIGKILL'), opts.timeout) : undefined;
+    const done = (status: number | null, extra = '') => {
+      clearTimeout(timer);
+      resolve({ status, stdout, out: `${stdout}\n${stderr}${extra}` });
+    };
+    child.on('error', (e) => done(null, `\n${String(e)}`));
+    child.on('close', (code, signal) => done(code, signal ? `\n(killed by ${signal})` : ''));
+  });
 }
 
 describe('the packed tarball as a dependency of a strict TypeScript project', () => {
-  it('installs offline with the documented variable, type-checks with skipLibCheck false, runs the README example', () => {
+  it('installs offline with the documented variable, type-checks with skipLibCheck false, runs the README example', async () => {
     expect(fs.existsSync(path.join(ROOT, 'dist', 'index.d.ts')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true);
     const installEnv = documentedInstallEnv();
     expect(installEnv, 'README "Installing as a dependency / offline" documents ONNXRUNTIME_NODE_INSTALL=skip').toHaveProperty('ONNXRUNTIME_NODE_INSTALL', 'skip');
@@ -75,7 +87,7 @@ describe('the packed tarball as a dependency of a strict TypeScript project', ()
     const env = cleanEnv({ ...installEnv, LOOKALIKE_OFFLINE: '1' });
 
     // 1. npm pack (dist/ as built; no prepare → no rebuild under other tests' feet)
-    const pack = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: ROOT, env });
+    const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: ROOT, env });
     expect(pack.status, pack.out).toBe(0);
     const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
@@ -110,7 +122,7 @@ describe('the packed tarball as a dependency of a strict TypeScript project', ()
         2,
       ),
     );
-    const install = run(
+    const install = await run(
       'npm',
       ['install', tarball, `@types/node@${PKG.devDependencies['@types/node']}`, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn'],
       { cwd: app, env, timeout: 540_000 },
@@ -122,7 +134,7 @@ describe('the packed tarball as a dependency of a strict TypeScript project', ()
       path.join(app, 'example.ts'),
       `${libraryExample()}\n// appended by test/pack: the example's results, machine-readable\nconsole.log('REPORT ' + JSON.stringify(report));\nconsole.log('HITS ' + JSON.stringify(hits));\n`,
     );
-    const tsc = run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(app, 'tsconfig.json')], { cwd: app, env });
+    const tsc = await run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(app, 'tsconfig.json')], { cwd: app, env });
     expect(tsc.status, `the README example does not type-check against the published declarations:\n${tsc.out}`).toBe(0);
 
     // 4. run it: ./photos (two classes, three each, and a thumbs/ folder the example excludes), query.jpg a daisy
@@ -135,7 +147,7 @@ describe('the packed tarball as a dependency of a strict TypeScript project', ()
     fs.copyFileSync(path.join(SAMPLES, 'daisy', fs.readdirSync(path.join(SAMPLES, 'daisy')).sort()[0]!), path.join(photos, 'thumbs', 'small.jpg'));
     fs.copyFileSync(path.join(QUERIES, 'daisy-image_0804.jpg'), path.join(app, 'query.jpg'));
 
-    const ex = run(process.execPath, [path.join(app, 'out', 'example.js')], { cwd: app, env: { ...env, LOOKALIKE_THREADS: '1' }, timeout: 180_000 });
+    const ex = await run(process.execPath, [path.join(app, 'out', 'example.js')], { cwd: app, env: { ...env, LOOKALIKE_THREADS: '1' }, timeout: 180_000 });
     expect(ex.status, ex.out).toBe(0);
     const line = (tag: string) => JSON.parse(ex.stdout.split('\n').find((l) => l.startsWith(`${tag} `))!.slice(tag.length + 1));
     const report = line('REPORT') as { added: number; failed: number };

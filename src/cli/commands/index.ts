@@ -9,6 +9,7 @@ import {
   indexOptions,
   indexSpecFrom,
   inferenceOptions,
+  metadataKey,
   nonEmpty,
   storeOptions,
   type IndexOpts,
@@ -40,7 +41,7 @@ export function registerIndex(program: Command): void {
     .option('-m, --model <model>', `embedder: a built-in name, a Hugging Face id or a model folder (new collections default to ${NEW_COLLECTION_MODEL})`, nonEmpty('--model'))
     .option('--exclude <glob>', 'leave out files matching this glob, relative to <dir> (repeatable)', collect('--exclude'), [])
     .option('--prune', 'remove records of files under <dir> that no longer exist')
-    .option('--label-key <key>', "store each image's parent folder name in this metadata field", nonEmpty('--label-key'))
+    .option('--label-key <key>', "store each image's parent folder name in this metadata field", metadataKey('--label-key'))
     .addOption(new Option('--pooling <how>', 'ViT-style token outputs: CLS token or mean of tokens (new collections)').choices(['cls', 'mean']))
     .option('--no-progress', 'no progress bar')
     .option('--queue <url>', 'distribute the work as jobs on this Redis (redis://host:port); run `lookalike worker` processes to do it', nonEmpty('--queue'));
@@ -89,6 +90,10 @@ export function queueOptionsFrom(dir: string, o: IndexCliOpts, onProgress?: Subm
 }
 
 async function indexByQueue(dir: string, o: IndexCliOpts, out: Output, bar: ProgressBar): Promise<void> {
+  if (o.device || o.threads || o.batchSize) {
+    out.warn('with --queue, --device / --threads / --batch-size apply to this process only (it creates the collection); ' +
+      'the workers embed with their own: `lookalike worker --device … --threads … --batch-size …`.');
+  }
   const { submitIndexJobs } = await import('../../queue/distributed.js');
   const r = await submitIndexJobs(queueOptionsFrom(dir, o, bar.update));
   bar.stop();

@@ -50,6 +50,7 @@ export function registerServe(program: Command): void {
         await db.close();
         throw listenError(e, o.host, o.port);
       }
+      const running = runUntilSignal(() => shutdown(app!, db), out.json); // handlers before the start line (see worker)
       out.started(
         { event: 'listening', pid: process.pid, address, api: `${address}/v1`, openapi: `${address}/openapi.json`, db: db.location },
         `lookalike serving ${db.location} at ${address}  (API: ${address}/v1, OpenAPI: ${address}/openapi.json)`,
@@ -57,7 +58,7 @@ export function registerServe(program: Command): void {
       if (!LOCAL_HOSTS.has(o.host) && !options.apiKey) {
         out.warn('listening beyond this machine without --api-key: anyone who can reach it can add and delete images.');
       }
-      await runUntilSignal(() => shutdown(app!, db), out.json);
+      await running;
     });
 }
 

@@ -29,10 +29,11 @@ export function registerWorker(program: Command): void {
       ...(o.quiet ? {} : { log: (line: string) => out.log(line) }),
     });
     const queue = redactUrl(o.queue);
+    const running = runUntilSignal(() => w.close(), out.json); // signal handlers before the start line: a stop right after it is clean
     out.started(
       { event: 'ready', pid: process.pid, queue, db: o.db ? redactUrl(o.db) : null, concurrency: o.concurrency },
       `lookalike worker ${process.pid} waiting for jobs on ${queue}`,
     );
-    await runUntilSignal(() => w.close(), out.json);
+    await running;
   });
 }
