@@ -56,11 +56,18 @@ export class PgCollection implements StoreCollection {
     return table(this.cid);
   }
 
-  /** Run a write transaction bound to this collection instance. */
-  private async write<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Run a write transaction bound to this collection instance: its row in `lookalike_collections` is locked first
+   * (a dropped collection fails with COLLECTION_CHANGED). Vector writes bump the generation in that same first
+   * statement — taking the row lock once, in one mode, so concurrent writers queue instead of deadlocking on a
+   * shared lock they would later have to upgrade.
+   */
+  private async write<T>(fn: (client: pg.PoolClient) => Promise<T>, opts: { bump: boolean } = { bump: true }): Promise<T> {
     try {
       return await this.db.tx(async (client) => {
-        const alive = await client.query('SELECT 1 FROM lookalike_collections WHERE cid = $1 FOR SHARE', [this.cid]);
+        const alive = opts.bump
+          ? await client.query('UPDATE lookalike_collections SET generation = generation + 1 WHERE cid = $1 RETURNING cid', [this.cid])
+          : await client.query('SELECT 1 FROM lookalike_collections WHERE cid = $1 FOR SHARE', [this.cid]);
         if (alive.rowCount === 0) throw changedError(this.spec.name);
         return fn(client);
       });
@@ -103,7 +110,6 @@ export class PgCollection implements StoreCollection {
         );
         n += r.rows.filter((x) => x.inserted).length;
       }
-      await client.query('UPDATE lookalike_collections SET generation = generation + 1 WHERE cid = $1', [this.cid]);
       return n;
     });
     return { added, updated: items.length - added };
@@ -111,12 +117,14 @@ export class PgCollection implements StoreCollection {
 
   async touchFiles(states: readonly { id: string; size: number; mtimeMs: number }[]): Promise<void> {
     if (states.length === 0) return;
-    await this.write((client) =>
-      client.query(
-        `UPDATE ${this.t} AS t SET size = s.size, mtime_ms = s.mtime_ms
-         FROM unnest($1::text[], $2::bigint[], $3::double precision[]) AS s(id, size, mtime_ms) WHERE t.id = s.id`,
-        [states.map((s) => s.id), states.map((s) => s.size), states.map((s) => s.mtimeMs)],
-      ),
+    await this.write(
+      (client) =>
+        client.query(
+          `UPDATE ${this.t} AS t SET size = s.size, mtime_ms = s.mtime_ms
+           FROM unnest($1::text[], $2::bigint[], $3::double precision[]) AS s(id, size, mtime_ms) WHERE t.id = s.id`,
+          [states.map((s) => s.id), states.map((s) => s.size), states.map((s) => s.mtimeMs)],
+        ),
+      { bump: false },
     );
   }
 
