@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createError } from './errors.js';
 
+/** The model of a new collection when the caller names none (`lookalike index`, with or without `--queue`). */
+export const DEFAULT_MODEL = 'mobilenet-v1';
+
 /** Folder that holds the models shipped inside the package (`models/` beside `dist/`). */
 export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'models');
 

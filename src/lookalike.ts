@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { resolveConfig, type Config } from './config.js';
+export { DEFAULT_MODEL } from './config.js';
 import { Collection } from './collection.js';
 import { loadEmbedder, type EmbedderOptions } from './embed/registry.js';
 import type { Embedder } from './embed/types.js';

@@ -1,7 +1,7 @@
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { Config } from '../config.js';
+import { DEFAULT_MODEL, type Config } from '../config.js';
 import type { EmbedderOptions } from '../embed/registry.js';
 import { createError } from '../errors.js';
 import { planChanges, vanished, type IndexFailure, type IndexProgress, type IndexReport } from '../ingest/folder.js';
@@ -26,6 +26,8 @@ export interface IngestJobData {
   readonly files: { path: string }[];
   readonly folderLabelKey?: string;
   readonly metadata?: Metadata;
+  /** Images per inference call (the submitter's `--batch-size`; else the worker's own). */
+  readonly batchSize?: number;
 }
 
 export interface IngestJobResult {
@@ -68,6 +70,8 @@ export interface SubmitOptions {
   readonly pooling?: EmbedderOptions['pooling'];
   readonly index?: IndexSpec | { readonly type: IndexSpec['type'] };
   readonly vectorType?: VectorType;
+  /** Images per inference call in the workers (default: each worker's own `Config.batchSize`). */
+  readonly batchSize?: number | undefined;
   /** Files per job (default 64). */
   readonly jobSize?: number;
   readonly config?: Partial<Config>;
@@ -91,8 +95,9 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
   let prune: (() => Promise<number>) | undefined;
   let col: Collection;
   try {
+    const model = opts.model ?? ((await db.hasCollection(opts.collection)) ? undefined : DEFAULT_MODEL);
     col = await db.collection(opts.collection, {
-      ...(opts.model ? { model: opts.model } : {}),
+      ...(model ? { model } : {}),
       ...(opts.pooling ? { pooling: opts.pooling } : {}),
       ...(opts.index ? { index: opts.index } : {}),
       ...(opts.vectorType ? { vectorType: opts.vectorType } : {}),
@@ -169,6 +174,7 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
           files: todo.slice(i * size, (i + 1) * size),
           ...(opts.folderLabelKey ? { folderLabelKey: opts.folderLabelKey } : {}),
           ...(opts.metadata ? { metadata: opts.metadata } : {}),
+          ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
         },
         opts: { jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 10_000, removeOnFail: 10_000 },
       });
@@ -236,6 +242,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Pro
         {
           ...(data.folderLabelKey ? { folderLabelKey: data.folderLabelKey } : {}),
           ...(data.metadata ? { metadata: data.metadata } : {}),
+          ...(data.batchSize ? { batchSize: data.batchSize } : {}),
         },
       );
       const result: IngestJobResult = { added: r.added, updated: r.updated, unchanged: r.unchanged, failures: r.failures };

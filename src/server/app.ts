@@ -40,7 +40,8 @@ const JSON_BODY_LIMIT = 1024 * 1024;
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const settings = resolveSettings(opts);
   const app = Fastify({
-    logger: settings.logger ? { level: 'info' } : false,
+    // the request log goes to stderr: stdout stays for the CLI's machine-readable output (`serve --json`)
+    logger: settings.logger ? { level: 'info', stream: process.stderr } : false,
     bodyLimit: JSON_BODY_LIMIT,
     trustProxy: settings.trustProxy as boolean,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, allowUnionTypes: true } },

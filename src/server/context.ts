@@ -77,7 +77,7 @@ function positiveInt(value: number | undefined, fallback: number, field: string)
 }
 
 /** Apply defaults and check the options; a bad one is `INVALID_ARGUMENT` naming it. */
-export function resolveSettings(opts: ServerOptions): Settings {
+export function resolveSettings(opts: Omit<ServerOptions, 'db'>): Settings {
   if (opts.apiKey !== undefined && opts.apiKey.trim() === '') {
     throw createError('INVALID_ARGUMENT', 'The API key is empty: give a non-empty key, or none to run without one.', { field: 'apiKey' });
   }

@@ -1,3 +1,4 @@
+import { DEFAULT_MODEL } from '../../config.js';
 import { Option, type Command } from 'commander';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -19,8 +20,6 @@ import {
 import { EXIT, Output } from '../output.js';
 import { progressBar, withDb, type ProgressBar } from '../shared.js';
 
-/** A new collection's model when `--model` is not given. */
-const NEW_COLLECTION_MODEL = 'mobilenet-v1';
 
 export interface IndexCliOpts extends StoreOpts, InferenceOpts, IndexOpts {
   readonly model?: string;
@@ -38,7 +37,7 @@ export function registerIndex(program: Command): void {
     .description('embed every image under a folder into a collection (incremental, resumable)')
     .argument('<dir>', 'folder (searched recursively) or single image file');
   storeOptions(cmd)
-    .option('-m, --model <model>', `embedder: a built-in name, a Hugging Face id or a model folder (new collections default to ${NEW_COLLECTION_MODEL})`, nonEmpty('--model'))
+    .option('-m, --model <model>', `embedder: a built-in name, a Hugging Face id or a model folder (new collections default to ${DEFAULT_MODEL})`, nonEmpty('--model'))
     .option('--exclude <glob>', 'leave out files matching this glob, relative to <dir> (repeatable)', collect('--exclude'), [])
     .option('--prune', 'remove records of files under <dir> that no longer exist')
     .option('--label-key <key>', "store each image's parent folder name in this metadata field", metadataKey('--label-key'))
@@ -84,15 +83,16 @@ export function queueOptionsFrom(dir: string, o: IndexCliOpts, onProgress?: Subm
     pooling: o.pooling,
     index,
     vectorType: o.vectorType,
+    batchSize: o.batchSize,
     config: configFrom(o),
     onProgress,
   };
 }
 
 async function indexByQueue(dir: string, o: IndexCliOpts, out: Output, bar: ProgressBar): Promise<void> {
-  if (o.device || o.threads || o.batchSize) {
-    out.warn('with --queue, --device / --threads / --batch-size apply to this process only (it creates the collection); ' +
-      'the workers embed with their own: `lookalike worker --device … --threads … --batch-size …`.');
+  if (o.device || o.threads) {
+    out.warn('with --queue, --device / --threads apply to this process only (it creates the collection); ' +
+      'the workers embed with their own: `lookalike worker --device … --threads …`.');
   }
   const { submitIndexJobs } = await import('../../queue/distributed.js');
   const r = await submitIndexJobs(queueOptionsFrom(dir, o, bar.update));
@@ -108,7 +108,7 @@ async function indexByQueue(dir: string, o: IndexCliOpts, out: Output, bar: Prog
 async function indexHere(dir: string, o: IndexCliOpts, index: ReturnType<typeof indexSpecFrom>, out: Output, bar: ProgressBar): Promise<void> {
   await withDb(o, true, async (db) => {
     const exists = await db.hasCollection(o.collection);
-    const model = o.model ?? (exists ? undefined : NEW_COLLECTION_MODEL);
+    const model = o.model ?? (exists ? undefined : DEFAULT_MODEL);
     const col = await db.collection(o.collection, {
       ...(model ? { model } : {}),
       ...(o.pooling ? { pooling: o.pooling } : {}),

@@ -91,7 +91,7 @@ const SERVER_FLAGS: Record<string, string> = {
 async function checkServerOptions(options: Omit<ServerOptions, 'db'>): Promise<void> {
   const { resolveSettings } = await import('../../server/context.js');
   try {
-    resolveSettings(options as ServerOptions);
+    resolveSettings(options);
   } catch (e) {
     if (!isLookalikeError(e, 'INVALID_ARGUMENT')) throw e;
     const flag = SERVER_FLAGS[String(e.details.field)];
