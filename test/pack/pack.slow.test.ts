@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ROOT, SAMPLES, QUERIES, tmpDir } from '../helpers.js';
 
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -84,6 +84,7 @@ describe('the packed tarball as a dependency of a strict TypeScript project', ()
     expect(installEnv, 'README "Installing as a dependency / offline" documents ONNXRUNTIME_NODE_INSTALL=skip').toHaveProperty('ONNXRUNTIME_NODE_INSTALL', 'skip');
 
     const tmp = tmpDir('lookalike-pack-');
+    onTestFinished(() => fs.rmSync(tmp, { recursive: true, force: true }));
     const env = cleanEnv({ ...installEnv, LOOKALIKE_OFFLINE: '1' });
 
     // 1. npm pack (dist/ as built; no prepare → no rebuild under other tests' feet)
@@ -158,7 +159,5 @@ describe('the packed tarball as a dependency of a strict TypeScript project', ()
     expect(hits.every((h) => h.path.startsWith(photos) && !h.path.includes('thumbs'))).toBe(true);
     expect(path.basename(path.dirname(hits[0]!.path))).toBe('daisy');
     for (let i = 1; i < hits.length; i++) expect(hits[i]!.score).toBeLessThanOrEqual(hits[i - 1]!.score);
-
-    fs.rmSync(tmp, { recursive: true, force: true });
   }, 900_000);
 });

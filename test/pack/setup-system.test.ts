@@ -7,10 +7,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, tmpDir } from '../helpers.js';
 
 const isRoot = process.getuid?.() === 0;
+const made: string[] = [];
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 function which(cmd: string): string {
   const r = spawnSync('bash', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
@@ -21,6 +23,7 @@ function which(cmd: string): string {
 /** A world-readable copy of the scripts and a bin folder with only bash, id, dirname, basename (+ extras). */
 function sandbox(extraBin: Record<string, string> = {}) {
   const dir = tmpDir('lookalike-setup-');
+  made.push(dir);
   fs.chmodSync(dir, 0o777);
   const scripts = path.join(dir, 'scripts');
   fs.mkdirSync(path.join(scripts, 'ci'), { recursive: true });

@@ -44,6 +44,36 @@ describe('server hardening (issue 10)', () => {
     await db?.close();
   });
 
+  it('10.1 an upload in flight while its collection is deleted and re-created never lands in the new collection', async () => {
+    const created = await app.inject({ method: 'POST', url: '/v1/collections', headers: auth, payload: { name: 'race3', model: 'phash' } });
+    expect(created.statusCode).toBe(201);
+    const files = fs.readdirSync(path.join(SAMPLES, 'tigerlily')).slice(0, 6).map((f) => fs.readFileSync(path.join(SAMPLES, 'tigerlily', f)));
+    const flipped = await Promise.all(files.map((b) => sharp(b).flop().jpeg().toBuffer()));
+    const fd = new FormData();
+    [...files, ...flipped].forEach((b, i) => fd.append('image', new Blob([new Uint8Array(b)]), `${i}.jpg`));
+    const req = new Request('http://localhost/', { method: 'POST', body: fd });
+    const body = Buffer.from(await req.arrayBuffer());
+    const inFlight = app.inject({
+      method: 'POST',
+      url: '/v1/collections/race3/items',
+      payload: body,
+      headers: { 'content-type': req.headers.get('content-type')!, ...auth },
+    });
+    await new Promise((res) => setTimeout(res, 40)); // let the upload get going (parsed, embedding)
+    const dropped = await app.inject({ method: 'DELETE', url: '/v1/collections/race3', headers: auth });
+    const again = await app.inject({ method: 'POST', url: '/v1/collections', headers: auth, payload: { name: 'race3', model: 'color-histogram' } });
+    const r = await inFlight;
+    expect([dropped.statusCode, again.statusCode]).toEqual([200, 201]);
+    // the upload either finished before the delete (and went with the old collection) or failed cleanly: never a
+    // 500, never vectors of the old dimension in the new collection
+    expect([200, 404, 409]).toContain(r.statusCode);
+    if (r.statusCode !== 200) expect(['COLLECTION_CHANGED', 'COLLECTION_NOT_FOUND']).toContain(r.json().error.code);
+    const info = (await app.inject('/v1/collections/race3')).json() as { count: number; dimension: number };
+    expect(info).toMatchObject({ count: 0, dimension: 128 });
+    const search = await app.inject({ method: 'POST', url: '/v1/collections/race3/search', payload: { vector: Array.from({ length: 128 }, () => 0.1), k: 5 } });
+    expect(search.json()).toEqual({ results: [] });
+  });
+
   it('10.2 model check bypass: only built-in names, pixel parameters and Hugging Face ids are accepted over HTTP', async () => {
     const create = (name: string, model: string) =>
       app.inject({ method: 'POST', url: '/v1/collections', headers: auth, payload: { name, model } });
