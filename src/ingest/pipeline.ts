@@ -221,6 +221,7 @@ export async function runPipeline(
     }
   }
   await Promise.allSettled(flushing);
+  await Promise.allSettled(queue); // sources already being read (and kept) finish before the run reports
   if (error !== undefined) throw error;
   const interrupted = !!opts.signal?.aborted && next < sources.length;
   report();

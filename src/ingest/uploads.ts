@@ -1,4 +1,5 @@
 import type { Embedder } from '../embed/types.js';
+import { isLookalikeError } from '../errors.js';
 import { contentHashOf } from '../image/read.js';
 import { validateMetadata } from '../schema.js';
 import type { Metadata, StoreCollection } from '../store/types.js';
@@ -71,10 +72,26 @@ export async function addUploads(
       ...(previous ? { previous: { id, path: previous.path ?? '', size: previous.size, mtimeMs: previous.mtimeMs, contentHash: null } } : {}),
     });
   }
+  const kept: string[] = [];
   const keep = opts.keepOriginals
-    ? (bytes: Uint8Array, facts: { format: string }) => storage.keep(store.spec, bytes, contentHashOf(bytes), facts.format === 'jpeg' ? 'jpg' : facts.format)
+    ? async (bytes: Uint8Array, facts: { format: string }) => {
+        const file = await storage.keep(store.spec, bytes, contentHashOf(bytes), facts.format === 'jpeg' ? 'jpg' : facts.format);
+        kept.push(file);
+        return file;
+      }
     : undefined;
-  const r = await runPipeline(store, embedder, sources, { batchSize: opts.batchSize, prefetch: opts.batchSize, keep });
+  const stillUsed = async (paths: string[]) => new Set((await store.fileStates(paths)).keys());
+  let r: Awaited<ReturnType<typeof runPipeline>>;
+  try {
+    r = await runPipeline(store, embedder, sources, { batchSize: opts.batchSize, prefetch: opts.batchSize, keep });
+  } catch (e) {
+    // nothing kept by this call may outlive it unreferenced: a collection deleted meanwhile takes its whole folder
+    if (isLookalikeError(e, 'COLLECTION_CHANGED')) await storage.dropCollection(store.spec);
+    else await storage.release(store.spec, kept, stillUsed).catch(() => {});
+    throw e;
+  }
+  // originals kept for images that then failed (e.g. an empty embedding) are not referenced by any record
+  if (r.failed > 0 && kept.length > 0) await storage.release(store.spec, kept, stillUsed);
   const added: AddImagesResult['added'] = [];
   const failures: AddImagesResult['failures'] = [];
   r.outcomes.forEach((o, i) => {

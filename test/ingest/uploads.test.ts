@@ -59,7 +59,8 @@ describe('Collection.addImages', () => {
   });
 
   it('an upload in flight while its collection is dropped and re-created fails with COLLECTION_CHANGED; nothing lands in the new one (10.1)', async () => {
-    const db = await openDatabase(tmpDir(), { threads: 1, batchSize: 2 });
+    const dir = tmpDir();
+    const db = await openDatabase(dir, { threads: 1, batchSize: 2 });
     const old = await db.collection('race3', { model: 'phash' });
     const images = [...daisies, ...daisies.map((d) => sharp(d).flop().jpeg().toBuffer())];
     const bytes = await Promise.all(images);
@@ -68,6 +69,9 @@ describe('Collection.addImages', () => {
     const fresh = await db.collection('race3', { model: 'color-histogram' });
     await expect(inFlight).rejects.toMatchObject({ code: 'COLLECTION_CHANGED' });
     expect(await fresh.count()).toBe(0);
+    // and none of the originals it kept are left on disk
+    const uploads = path.join(dir, 'uploads');
+    expect(fs.existsSync(uploads) ? fs.readdirSync(uploads).flatMap((d) => fs.readdirSync(path.join(uploads, d))) : []).toEqual([]);
     expect(fresh.spec.dimension).toBe(128);
     await old.close();
     await fresh.close();
