@@ -13,6 +13,8 @@ export default defineConfig({
       'test/**/*.slow.test.ts', // end-to-end: crash, queue, web, pack, PostgreSQL faults
       'test/store/contract.test.ts', // runs against PostgreSQL too
       'test/store/postgres-*.test.ts',
+      'test/cli/json.test.ts', // worker --json needs Redis
+      'test/pack/**', // packaging and the system setup script
     ],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -276,12 +276,12 @@ export class FlatIndex implements VectorIndex {
       const qn = FlatIndex.sqNorm(query);
       for (let slot = 0; slot < this.n; slot++) {
         const s = 2 * v[base + slot]! - this.norms[slot]! - qn;
-        if (s > top.threshold && !exclude?.has(this.keys[slot]!)) top.push(s, this.keys[slot]!);
+        if (s >= top.threshold && !exclude?.has(this.keys[slot]!)) top.push(s, this.keys[slot]!);
       }
     } else {
       for (let slot = 0; slot < this.n; slot++) {
         const s = v[base + slot]!;
-        if (s > top.threshold && !exclude?.has(this.keys[slot]!)) top.push(s, this.keys[slot]!);
+        if (s >= top.threshold && !exclude?.has(this.keys[slot]!)) top.push(s, this.keys[slot]!);
       }
     }
     return top.sorted().map(({ id, score }) => ({ key: id, score }));

@@ -1,30 +1,9 @@
-/**
- * Scoring kernels over contiguous row-major float32 matrices. Plain typed-array loops with four independent
- * accumulators (lets V8 keep the loads pipelined); see bench/ for measurements.
- */
-
-/** Dot product of `q` with row `row` of `data` (row length = q.length). */
-export function dotRow(q: Float32Array, data: Float32Array, row: number): number {
-  const d = q.length;
-  let o = row * d;
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < d; i += 4, o += 4) {
-    s0 += q[i]! * data[o]!;
-    s1 += q[i + 1]! * data[o + 1]!;
-    s2 += q[i + 2]! * data[o + 2]!;
-    s3 += q[i + 3]! * data[o + 3]!;
-  }
-  for (; i < d; i++, o++) s0 += q[i]! * data[o]!;
-  return s0 + s1 + s2 + s3;
-}
+/** Top-k selection shared by the indexes (the scoring kernels themselves are WebAssembly: wasm/kernels.wat). */
 
 /**
- * Keeps the k largest (score, index) pairs seen: a binary min-heap on parallel typed arrays, so pushing a score
- * below the current k-th best costs one comparison.
+ * Keeps the k best (score, id) pairs seen — higher score first, and among equal scores the smaller id, so results
+ * never depend on the order items were pushed — as a binary heap on parallel typed arrays with the worst pair at
+ * the root: a candidate below the current k-th best costs one comparison.
  */
 export class TopK {
   private readonly scores: Float64Array;
@@ -35,9 +14,14 @@ export class TopK {
     this.ids = new Float64Array(Math.max(1, k));
   }
 
-  /** The score a candidate must beat to enter (−Infinity until k items are held). */
+  /** The score a candidate must reach to be considered (−Infinity until k items are held); ties are decided by id. */
   get threshold(): number {
     return this.n < this.k ? -Infinity : this.scores[0]!;
+  }
+
+  /** Whether (s1, id1) ranks below (s2, id2). */
+  private static worse(s1: number, id1: number, s2: number, id2: number): boolean {
+    return s1 < s2 || (s1 === s2 && id1 > id2);
   }
 
   push(score: number, id: number): void {
@@ -46,7 +30,7 @@ export class TopK {
       let i = this.n++;
       while (i > 0) {
         const p = (i - 1) >> 1;
-        if (this.scores[p]! <= score) break;
+        if (!TopK.worse(score, id, this.scores[p]!, this.ids[p]!)) break;
         this.scores[i] = this.scores[p]!;
         this.ids[i] = this.ids[p]!;
         i = p;
@@ -55,7 +39,7 @@ export class TopK {
       this.ids[i] = id;
       return;
     }
-    if (score <= this.scores[0]!) return;
+    if (!TopK.worse(this.scores[0]!, this.ids[0]!, score, id)) return;
     // replace the root and sift down
     let i = 0;
     const n = this.n;
@@ -63,8 +47,8 @@ export class TopK {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
-      const c = r < n && this.scores[r]! < this.scores[l]! ? r : l;
-      if (this.scores[c]! >= score) break;
+      const c = r < n && TopK.worse(this.scores[r]!, this.ids[r]!, this.scores[l]!, this.ids[l]!) ? r : l;
+      if (!TopK.worse(this.scores[c]!, this.ids[c]!, score, id)) break;
       this.scores[i] = this.scores[c]!;
       this.ids[i] = this.ids[c]!;
       i = c;

@@ -129,4 +129,13 @@ describe('FlatIndex metrics', () => {
       .slice(0, 7);
     expect(index.search(q, 7).map((h) => h.key)).toEqual(want.map((h) => h.key));
   });
+
+  it('equal scores come back in key order (smaller key first), so results are deterministic', () => {
+    const [v, w] = randomUnitVectors(2, 16, 42);
+    const index = new FlatIndex(16, 8);
+    for (const key of [9, 3, 7]) index.upsert(key, v!);
+    index.upsert(1, w!);
+    expect(index.search(v!, 3).map((h) => h.key)).toEqual([3, 7, 9]);
+    expect(index.search(v!, 2).map((h) => h.key)).toEqual([3, 7]);
+  });
 });

@@ -134,3 +134,51 @@ describe('IVF index in the embedded store', () => {
     await store.close();
   });
 });
+
+describe('derived index files of an older generation (a writer that crashed before saving them)', () => {
+  /** Open a store, write through it, and "crash": the process goes away without `close`, so nothing is flushed. */
+  async function crashAfter(dir: string, fn: (c: StoreCollection) => Promise<void>): Promise<void> {
+    const store = await EmbeddedStore.open(dir);
+    await fn(await store.getCollection('c'));
+    // no close(): the derived files on disk keep the generation from before these writes
+  }
+
+  it('an HNSW graph saved at an older generation is rebuilt, even when the vector count matches', async () => {
+    const dir = tmpDir();
+    const store = await EmbeddedStore.open(dir);
+    const sc = await store.createCollection({ name: 'c', embedder, dimension: D, metric: 'cosine', vectorType: 'float32', index: HNSW });
+    const vecs = clustered(600, 21);
+    await sc.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v })));
+    await sc.search(vecs[0]!, { k: 1 }); // graph built and saved
+    await store.close();
+    const fresh = clustered(1, 77)[0]!;
+    await crashAfter(dir, async (c) => {
+      await c.upsert([{ id: 'new', vector: fresh }]);
+      await c.delete(['i0']); // same count as the saved graph
+    });
+    const again = await EmbeddedStore.open(dir);
+    const c = await again.getCollection('c');
+    expect((await c.search(fresh, { k: 1 }))[0]!.id).toBe('new');
+    expect((c as EmbeddedCollection).derivedReuse.graph).toBe(false);
+    await again.close();
+  });
+
+  it('IVF list assignments saved at an older generation are not used: a moved vector is found in its new list', async () => {
+    const dir = tmpDir();
+    const store = await EmbeddedStore.open(dir);
+    const sc = await store.createCollection({ name: 'c', embedder, dimension: D, metric: 'cosine', vectorType: 'float32', index: { type: 'ivf', nlist: 16, nprobe: 1 } });
+    const vecs = clustered(2000, 31);
+    await sc.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v })));
+    await sc.search(vecs[0]!, { k: 1 }); // centroids trained, assignments saved
+    await store.close();
+    // i5 moves far away (to i6's cluster's opposite): same ids, same count, another list
+    const moved = vecs[6]!.map((x) => -x);
+    await crashAfter(dir, async (c) => void (await c.upsert([{ id: 'i5', vector: moved }])));
+    const again = await EmbeddedStore.open(dir);
+    const c = await again.getCollection('c');
+    expect((await c.search(moved, { k: 1, nprobe: 1 }))[0]!.id).toBe('i5');
+    expect((c as EmbeddedCollection).derivedReuse).toMatchObject({ centroids: true, assignments: false });
+    await again.close();
+  });
+});
+

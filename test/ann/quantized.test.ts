@@ -38,6 +38,12 @@ describe('float16 / int8 vectors (SIMD kernels)', () => {
     // decoded vectors are close to the originals; deletes keep the matrix dense and correct
     const back = i8.vector(7)!;
     expect(Math.max(...back.map((x, i) => Math.abs(x - vecs[7]![i]!)))).toBeLessThan(0.01);
+    // int8 codes are rounded to nearest: every decoded value is within half a step of the original
+    const scales = int8Scales(vecs, d);
+    for (const k of [0, 7, 1234]) {
+      const decoded = i8.vector(k)!;
+      decoded.forEach((x, i) => expect(Math.abs(x - vecs[k]![i]!)).toBeLessThanOrEqual(scales[i]! / 2 + 1e-7));
+    }
     i8.remove(exact[0]![0]!.key);
     expect(i8.search(qs[0]!, 1)[0]!.key).not.toBe(exact[0]![0]!.key);
   });

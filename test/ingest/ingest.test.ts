@@ -101,6 +101,9 @@ describe('indexFolder with bad, changed and deleted files', () => {
     for (const f of ['empty.jpg', 'truncated.jpg', 'page.jpg', 'bomb.png']) fs.rmSync(path.join(dir, f));
     const r2 = await col.indexFolder(dir, { exclude: ['skip/**'], prune: true });
     expect(r2).toMatchObject({ added: 0, updated: 1, unchanged: 1, removed: 1, failed: 0 });
+    // the unchanged file's record now has its new mtime (so the next run skips it without reading it)
+    const touched = (await col.files()).find((f) => f.path === path.join(dir, good[0]!))!;
+    expect(touched.mtimeMs).toBe(fs.statSync(path.join(dir, good[0]!)).mtimeMs);
     expect(await col.count()).toBe(2);
     const r3 = await col.indexFolder(dir, { exclude: ['skip/**'] });
     expect(r3).toMatchObject({ added: 0, updated: 0, unchanged: 2 });
@@ -108,3 +111,20 @@ describe('indexFolder with bad, changed and deleted files', () => {
     await db.close();
   });
 });
+
+describe('the ingest pipeline refuses empty embeddings', () => {
+  it('an image the model finds nothing in (bovw-orb, a blank image) is a failure with a reason, not a stored zero vector', async () => {
+    const dir = tmpDir();
+    const photos = fs.readdirSync(path.join(SAMPLES, 'pansy')).slice(0, 4);
+    for (const f of photos) fs.copyFileSync(path.join(SAMPLES, 'pansy', f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, 'blank.png'), await sharp({ create: { width: 200, height: 200, channels: 3, background: '#808080' } }).png().toBuffer());
+    const db = await openDatabase(tmpDir(), { threads: 1 });
+    const col = await db.collection('c', { model: 'bovw-orb:16', trainingFolder: dir });
+    const r = await col.indexFolder(dir);
+    expect(r).toMatchObject({ added: 4, failed: 1, failures: [{ path: path.join(dir, 'blank.png'), error: expect.stringMatching(/empty embedding/) }] });
+    expect(await col.count()).toBe(4);
+    await col.close();
+    await db.close();
+  });
+});
+

@@ -3,7 +3,7 @@
  * contract tests, on 127.0.0.1 and a
  * free port, in a temporary data directory, stopped afterwards. `LOOKALIKE_TEST_PG=postgres://…` uses an existing
  * server instead. When neither works the tests that need it fail loudly (they are never skipped).
- * Install the server with `sudo bash scripts/ci/postgres.sh` (.ci/run does).
+ * Install the server with `bash scripts/setup-system.sh` (.ci/run does).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,7 +33,7 @@ async function startRedis(project: TestProject): Promise<() => void> {
   }
   const bin = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((b) => fs.existsSync(b));
   if (!bin) {
-    project.provide('redisUrl', 'error: redis-server is not installed (run: sudo bash scripts/setup-system.sh)');
+    project.provide('redisUrl', 'error: redis-server is not installed (run: bash scripts/setup-system.sh)');
     return () => {};
   }
   const port = await freePort();
@@ -76,7 +76,7 @@ export interface PostgresServer {
 /** Whether PostgreSQL 15 with pgvector is installed (scripts/ci/postgres.sh); undefined when it is, else why not. */
 export function postgresMissing(): string | undefined {
   if (!fs.existsSync(path.join(BIN, 'initdb')) || !fs.existsSync('/usr/share/postgresql/15/extension/vector.control')) {
-    return 'PostgreSQL 15 with pgvector is not installed (run: sudo bash scripts/ci/postgres.sh)';
+    return 'PostgreSQL 15 with pgvector is not installed (run: bash scripts/setup-system.sh)';
   }
   return undefined;
 }

@@ -241,13 +241,16 @@ describe('EmbeddedStore hardening (issue 10)', () => {
     const first = await store.createCollection({ ...spec, index: hnsw });
     await first.upsert(randomUnitVectors(50, 16, 4).map((v, i) => ({ id: `i${i}`, vector: v })));
     await first.search(randomUnitVectors(1, 16, 5)[0]!, { k: 3 }); // builds and saves the graph
+    await store.close();
     expect(fs.readdirSync(path.join(dir, 'indexes')).length).toBeGreaterThan(0);
-    await store.dropCollection('c');
-    expect(fs.readdirSync(path.join(dir, 'indexes'))).toEqual([]); // derived files go with the collection
-    const second = await store.createCollection(spec);
+    // dropped by a process that never opened the collection: its derived files still go with it
+    const other = await EmbeddedStore.open(dir);
+    await other.dropCollection('c');
+    expect(fs.readdirSync(path.join(dir, 'indexes'))).toEqual([]);
+    const second = await other.createCollection(spec);
     expect((second as unknown as { cid: number }).cid).not.toBe((first as unknown as { cid: number }).cid);
     expect(second.spec.uid).not.toBe(first.spec.uid);
-    await store.close();
+    await other.close();
   });
 
   it('migrates a v2 store (collection ids reusable) to v3 keeping every collection and item', async () => {
