@@ -50,7 +50,11 @@ export class UploadStorage {
     await Promise.all(mine.filter((p) => !used.has(p)).map((p) => fs.rm(p, { force: true })));
   }
 
+  /**
+   * Delete the collection's folder. An upload still in flight may be writing into it (it then fails with
+   * COLLECTION_CHANGED and removes what it wrote): a removal that races with it (ENOTEMPTY) is retried.
+   */
   async dropCollection(spec: Pick<CollectionSpec, 'name' | 'uid' | 'createdAt'>): Promise<void> {
-    await fs.rm(this.dirOf(spec), { recursive: true, force: true });
+    await fs.rm(this.dirOf(spec), { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
   }
 }
