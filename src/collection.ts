@@ -1,13 +1,14 @@
 import { assertCompatible, loadEmbedder, loadEmbedderForSpec, type EmbedderOptions } from './embed/registry.js';
 import type { Embedder } from './embed/types.js';
 import type { Config } from './config.js';
+import { createError } from './errors.js';
 import { validateMetadata } from './schema.js';
 import { ingestFiles, indexFolder, type IndexOptions, type IndexReport } from './ingest/folder.js';
 import { addUploads, type AddImageInput, type AddImagesOptions, type AddImagesResult } from './ingest/uploads.js';
 import type { UploadStorage } from './ingest/upload-storage.js';
 import { searchCollection, type Query, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
-import type { CollectionSpec, FileState, Hit, IndexSpec, Item, StoreCollection, VectorType } from './store/types.js';
+import type { CollectionSpec, FileState, Hit, IndexSpec, Item, MetadataSummary, MetadataSummaryOptions, StoreCollection, VectorType } from './store/types.js';
 
 export type { AddImageInput, AddImagesOptions, AddImagesResult };
 
@@ -190,6 +191,21 @@ export class Collection {
 
   async count(): Promise<number> {
     return this.#store.count();
+  }
+
+  /**
+   * What the collection's metadata looks like, for building filters: its top-level keys with string, number or
+   * boolean values (most common keys first), each with its most common values as text (the way `where` compares
+   * them), and the folder every item's path starts with.
+   */
+  async metadataSummary(opts: MetadataSummaryOptions = {}): Promise<MetadataSummary> {
+    for (const f of ['maxKeys', 'maxValues'] as const) {
+      const v = opts[f];
+      if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 1000)) {
+        throw createError('INVALID_ARGUMENT', `${f} must be an integer from 1 to 1000 (got ${v}).`, { field: f });
+      }
+    }
+    return this.#store.metadataSummary(opts);
   }
 
   async info(): Promise<CollectionInfo> {

@@ -1,199 +1,384 @@
 // lookalike's web page: search a collection by image, text or "more like this". Talks only to /v1.
+//
+// One state object (state.ts); every view is derived from it by render() (render.ts, detail.ts). Each search gets an
+// id and an AbortController: starting one aborts the one before, and a response whose id is not the latest is dropped.
+// The URL holds the whole query (query.ts), so Back/Forward and shared links reproduce it.
+import { api, ApiError, collectionUrl, itemUrl, type Info, type Item, type Limits, type SearchReply, type Summary } from './api.js';
+import { detailEls, renderDetail } from './detail.js';
+import { emptyQuery, fromUrl, sameQuery, searchBody, searchForm, toUrl, type Query } from './query.js';
+import { els, render } from './render.js';
+import { DEFAULT_LIMITS, megabytes, moreAfter, seenKey, type State } from './state.js';
 
-interface Info {
-  collection: string;
-  count: number;
-  model: string;
-  embedder: string;
-  dimension: number;
-  modalities: string[];
-}
-interface Hit {
-  id: string;
-  path: string | null;
-  score: number;
-  metadata: Record<string, unknown>;
-}
+const s: State = {
+  boot: 'loading',
+  bootError: null,
+  notice: null,
+  collections: [],
+  limits: DEFAULT_LIMITS,
+  summaries: new Map(),
+  search: { seq: 0, query: emptyQuery(''), phase: 'idle', hits: [], error: null, ms: null, more: 'no', file: null },
+  detail: null,
+  knobError: null,
+  seen: new Map(),
+  items: new Map(),
+};
 
-const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
-const select = $<HTMLSelectElement>('collection');
-const info = $<HTMLSpanElement>('info');
-const fileInput = $<HTMLInputElement>('file');
-const drop = $<HTMLDivElement>('drop');
-const textForm = $<HTMLFormElement>('text-form');
-const textInput = $<HTMLInputElement>('text');
-const textButton = $<HTMLButtonElement>('text-button');
-const kInput = $<HTMLInputElement>('k');
-const minInput = $<HTMLInputElement>('min-score');
-const errorBox = $<HTMLDivElement>('error');
-const statusBox = $<HTMLDivElement>('status');
-const preview = $<HTMLElement>('query-preview');
-const results = $<HTMLElement>('results');
+let seq = 0;
+let controller: AbortController | null = null;
+/** Object URLs of images chosen on this page, by the name the server gave them (previews without a request). */
+const chosen = new Map<string, { name: string; url: string }>();
 
-let collections: Info[] = [];
-
-function showError(message: string | null): void {
-  errorBox.hidden = message === null;
-  errorBox.textContent = message ?? '';
+function paint(): void {
+  render(s);
+  renderDetail(s);
 }
 
-async function api<T>(url: string, init?: RequestInit): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(url, init);
-  } catch {
-    throw new Error('Cannot reach the lookalike server.');
+type HistoryMode = 'push' | 'replace' | 'none';
+
+function writeUrl(mode: HistoryMode, query: Query, item: string | null = s.detail?.id ?? null): void {
+  if (mode === 'none') return;
+  const url = toUrl({ query, item });
+  const state = { item: item !== null };
+  if (mode === 'push') history.pushState(state, '', url);
+  else history.replaceState(state, '', url);
+}
+
+const searchUrl = (collection: string): string => `${collectionUrl(collection)}/search`;
+
+function remember(collection: string, hits: readonly { id: string; path: string | null; score: number; metadata: Record<string, unknown> }[]): void {
+  for (const h of hits) s.seen.set(seenKey(collection, h.id), h);
+}
+
+function describeError(e: unknown, file: File | null): string {
+  const err = e instanceof ApiError ? e : new ApiError('INTERNAL', e instanceof Error ? e.message : String(e), 0);
+  const formats = `Accepted formats: ${s.limits.acceptedFormats.join(', ')}.`;
+  if (file) {
+    if (err.code === 'PAYLOAD_TOO_LARGE') return `“${file.name}” is too large (${megabytes(file.size)}): this server accepts images up to ${megabytes(s.limits.maxUploadBytes)}.`;
+    let m = `Could not search with “${file.name}”: ${err.message.replace(/\.?$/u, '.')}`;
+    if (err.code === 'IMAGE_DECODE_FAILED' && !/accepted formats/iu.test(m)) m += ` ${formats}`;
+    return `${m} (${err.code})`;
   }
-  const body = (await res.json().catch(() => null)) as ({ error?: { message: string; code: string } } & T) | null;
-  if (!res.ok) throw new Error(body?.error ? `${body.error.message} (${body.error.code})` : `HTTP ${res.status}`);
-  return body as T;
+  if (err.code === 'QUERY_IMAGE_NOT_FOUND') return 'The image this search was made with is no longer kept by the server: drop, paste or choose it again.';
+  return `${err.message} (${err.code})`;
 }
 
-const current = (): Info | undefined => collections.find((c) => c.collection === select.value);
-
-function knobs(): { k: number; minScore?: number } {
-  const k = Math.max(1, Math.min(200, Number(kInput.value) || 12));
-  const min = minInput.value === '' ? undefined : Number(minInput.value);
-  return min === undefined || Number.isNaN(min) ? { k } : { k, minScore: min };
+/** A file the server would refuse anyway, said at once and with its name. */
+function refuseFile(file: File): string | null {
+  if (file.size > s.limits.maxUploadBytes) {
+    return `“${file.name}” is too large (${megabytes(file.size)}): this server accepts images up to ${megabytes(s.limits.maxUploadBytes)}.`;
+  }
+  if (file.type !== '' && !file.type.startsWith('image/')) {
+    return `“${file.name}” is not an image (${file.type}). Accepted formats: ${s.limits.acceptedFormats.join(', ')}.`;
+  }
+  return null;
 }
 
-function describe(c: Info | undefined): void {
-  if (!c) {
-    info.textContent = 'No collection yet: index some images with `lookalike index`.';
+/**
+ * Make `query` the page's search and run it (with `file`, a freshly chosen image). Aborts any search in flight; only
+ * the latest search's response is ever rendered.
+ */
+async function start(query: Query, mode: HistoryMode, file: File | null = null): Promise<void> {
+  if (!file && query.kind !== 'none' && query.value === '') query = { ...query, kind: 'none' }; // an upload still on its way
+  const mySeq = ++seq;
+  controller?.abort();
+  controller = null;
+  const previous = s.search;
+  const keepHits = previous.query.collection === query.collection && previous.phase !== 'error';
+  const runs = query.kind !== 'none' || file !== null;
+  const fileView = file ? { name: file.name, url: URL.createObjectURL(file) } : query.kind === 'upload' ? (chosen.get(query.value) ?? null) : null;
+  s.knobError = null;
+  s.search = { seq: mySeq, query, phase: runs ? 'loading' : 'idle', hits: keepHits && runs ? previous.hits : [], error: null, ms: null, more: 'no', file: fileView };
+  if (!file) writeUrl(mode, query);
+  if (query.kind === 'id') void nameOf(query.collection, query.value);
+  const refused = file ? refuseFile(file) : null;
+  if (refused) {
+    s.search = { ...s.search, phase: 'error', hits: [], error: refused };
+    paint();
     return;
   }
-  const text = c.modalities.includes('text');
-  info.textContent = `${c.count} images · ${c.embedder} · ${c.dimension}-d${text ? ' · image + text' : ' · image only'}`;
-  textInput.disabled = !text;
-  textButton.disabled = !text;
-  textInput.placeholder = text ? 'Describe an image, e.g. a yellow flower' : 'Text search needs a CLIP-family model';
-}
-
-function render(hits: Hit[], label: string, queryImage?: string): void {
-  preview.hidden = false;
-  preview.replaceChildren();
-  if (queryImage) {
-    const img = document.createElement('img');
-    img.src = queryImage;
-    img.alt = 'query';
-    preview.append(img);
-  }
-  const caption = document.createElement('span');
-  caption.textContent = `${label}: ${hits.length} result${hits.length === 1 ? '' : 's'}`;
-  preview.append(caption);
-  results.replaceChildren(
-    ...hits.map((h) => {
-      const fig = document.createElement('figure');
-      fig.className = 'hit';
-      fig.dataset.id = h.id;
-      fig.title = `${h.path ?? h.id}\nclick: more like this`;
-      const img = document.createElement('img');
-      img.loading = 'lazy';
-      img.alt = h.path ?? h.id;
-      img.src = `/v1/collections/${encodeURIComponent(select.value)}/items/${encodeURIComponent(h.id)}/thumbnail?size=256`;
-      const cap = document.createElement('figcaption');
-      const score = document.createElement('span');
-      score.className = 'score';
-      score.textContent = h.score.toFixed(3);
-      const name = document.createElement('span');
-      name.className = 'name';
-      name.textContent = (h.path ?? h.id).split('/').slice(-2).join('/');
-      cap.append(score, name);
-      fig.append(img, cap);
-      fig.addEventListener('click', () => void searchJson({ id: h.id }, 'More like this', img.src));
-      return fig;
-    }),
-  );
-}
-
-async function run(label: string, fn: () => Promise<{ results: Hit[] }>, queryImage?: string): Promise<void> {
-  showError(null);
-  statusBox.textContent = 'Searching…';
+  paint();
+  if (!runs) return;
+  controller = new AbortController();
+  const { signal } = controller;
   const t0 = performance.now();
   try {
-    const { results: hits } = await fn();
-    statusBox.textContent = `${hits.length} results in ${Math.round(performance.now() - t0)} ms`;
-    render(hits, label, queryImage);
+    const reply = await api<SearchReply>(
+      searchUrl(query.collection),
+      file
+        ? { method: 'POST', body: searchForm(query, file), signal }
+        : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(searchBody(query, 0)), signal },
+    );
+    if (mySeq !== seq) return;
+    let q = query;
+    if (file && reply.upload) {
+      q = { ...query, kind: 'upload', value: reply.upload };
+      chosen.set(reply.upload, fileView!);
+      writeUrl(mode, q);
+    }
+    remember(q.collection, reply.results);
+    s.search = {
+      ...s.search,
+      query: q,
+      phase: 'done',
+      hits: reply.results,
+      ms: Math.round(performance.now() - t0),
+      more: moreAfter(reply.results.length, q.k, reply.results.length, s.limits.maxK),
+    };
   } catch (e) {
-    statusBox.textContent = '';
-    showError((e as Error).message);
+    if (mySeq !== seq) return; // aborted by a newer search, or superseded: never rendered
+    s.search = { ...s.search, phase: 'error', hits: [], error: describeError(e, file), more: 'no' };
+  }
+  paint();
+}
+
+async function loadMore(): Promise<void> {
+  const sr = s.search;
+  if (sr.more !== 'yes' || !controller) return;
+  const mySeq = sr.seq;
+  const offset = sr.hits.length;
+  const k = Math.min(sr.query.k, s.limits.maxK - offset);
+  s.search = { ...sr, more: 'loading' };
+  paint();
+  try {
+    const reply = await api<SearchReply>(searchUrl(sr.query.collection), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(searchBody({ ...sr.query, k }, offset)),
+      signal: controller.signal,
+    });
+    if (mySeq !== seq) return;
+    remember(sr.query.collection, reply.results);
+    const hits = [...s.search.hits, ...reply.results];
+    s.search = { ...s.search, hits, more: moreAfter(reply.results.length, k, hits.length, s.limits.maxK) };
+  } catch (e) {
+    if (mySeq !== seq) return;
+    s.search = { ...s.search, more: 'yes', error: describeError(e, null) };
+  }
+  paint();
+}
+
+/** Fetch an item's name for captions when no result has shown it yet (a shared "more like this" link). */
+async function nameOf(collection: string, id: string): Promise<void> {
+  const key = seenKey(collection, id);
+  if (s.seen.has(key) || s.items.has(key)) return;
+  try {
+    s.items.set(key, await api<Item>(itemUrl(collection, id)));
+    paint();
+  } catch {
+    // the search itself reports a missing item
   }
 }
 
-function searchJson(body: Record<string, unknown>, label: string, queryImage?: string): Promise<void> {
-  return run(
-    label,
-    () =>
-      api(`/v1/collections/${encodeURIComponent(select.value)}/search`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ ...body, ...knobs() }),
-      }),
-    queryImage,
-  );
+async function loadSummary(collection: string): Promise<void> {
+  if (!collection || s.summaries.has(collection)) return;
+  s.summaries.set(collection, 'loading');
+  try {
+    s.summaries.set(collection, await api<Summary>(`${collectionUrl(collection)}/metadata?values=30`));
+  } catch {
+    s.summaries.set(collection, 'failed'); // the page works without filters
+  }
+  paint();
 }
 
-function searchFile(file: File): Promise<void> {
-  const form = new FormData();
-  form.append('image', file, file.name);
-  const { k, minScore } = knobs();
-  form.append('k', String(k));
-  if (minScore !== undefined) form.append('minScore', String(minScore));
-  return run(
-    `Images like ${file.name}`,
-    () => api(`/v1/collections/${encodeURIComponent(select.value)}/search`, { method: 'POST', body: form }),
-    URL.createObjectURL(file),
-  );
+async function openDetail(id: string, mode: HistoryMode): Promise<void> {
+  const collection = s.search.query.collection;
+  s.detail = { id, item: null, error: null };
+  writeUrl(mode, s.search.query, id);
+  paint();
+  try {
+    const item = await api<Item>(itemUrl(collection, id));
+    s.items.set(seenKey(collection, id), item);
+    if (s.detail?.id === id && s.search.query.collection === collection) s.detail = { id, item, error: null };
+  } catch (e) {
+    if (s.detail?.id === id) s.detail = { id, item: null, error: describeError(e, null) };
+  }
+  paint();
 }
 
-fileInput.addEventListener('change', () => {
-  const f = fileInput.files?.[0];
-  if (f) void searchFile(f);
-  fileInput.value = '';
+function closeDetail(): void {
+  if (!s.detail) return;
+  if ((history.state as { item?: boolean } | null)?.item) {
+    history.back(); // the detail view was opened on this page: Back closes it (popstate renders)
+    return;
+  }
+  s.detail = null;
+  writeUrl('replace', s.search.query, null);
+  paint();
+}
+
+/** Make the page show what a URL says (first load, Back/Forward). */
+function applyLocation(mode: HistoryMode): void {
+  const fallback = s.search.query.collection || s.collections[0]?.collection || '';
+  const loc = fromUrl(location.search, fallback);
+  let q = loc.query;
+  if (q.collection && !s.collections.some((c) => c.collection === q.collection)) {
+    s.notice = `There is no collection “${q.collection}” on this server${fallback ? `; showing “${fallback}”` : ''}.`;
+    q = emptyQuery(fallback, q);
+    mode = 'replace';
+  }
+  if (q.kind === 'text') els.text.value = q.value;
+  void loadSummary(q.collection);
+  if (!sameQuery(q, s.search.query) || s.search.phase === 'error' || s.search.phase === 'idle') void start(q, mode);
+  if (loc.item && s.detail?.id !== loc.item) void openDetail(loc.item, 'none');
+  else if (!loc.item && s.detail) {
+    s.detail = null;
+    paint();
+  }
+}
+
+function searchFile(file: File): void {
+  if (!s.collections.some((c) => c.collection === s.search.query.collection && c.count > 0)) {
+    s.search = { ...s.search, phase: 'error', hits: [], error: 'There is nothing to search yet: index some images first (see above).' };
+    paint();
+    return;
+  }
+  void start({ ...s.search.query, kind: 'upload', value: '' }, 'push', file);
+}
+
+/** A knob changed: check it (never clamp), then run the current query again with it. */
+function knobsChanged(): void {
+  const k = Number(els.k.value);
+  const max = s.limits.maxK;
+  if (els.k.value.trim() === '' || !Number.isInteger(k) || k < 1 || k > max) {
+    s.knobError = `Results per page must be a whole number from 1 to ${max} (this server's limit).`;
+    paint();
+    return;
+  }
+  const minText = els.minScore.value.trim();
+  const min = minText === '' ? null : Number(minText);
+  if (min !== null && (!Number.isFinite(min) || min < -1 || min > 1)) {
+    s.knobError = 'Min score must be a number from -1 to 1, or empty for none.';
+    paint();
+    return;
+  }
+  const where: Record<string, string> = {};
+  for (const sel of els.filters.querySelectorAll('select')) if (sel.value !== '') where[sel.dataset.key!] = sel.value;
+  for (const [key, value] of Object.entries(s.search.query.where)) if (!els.filters.querySelector(`select[data-key="${CSS.escape(key)}"]`)) where[key] = value;
+  rerun({ ...s.search.query, k, minScore: min, where });
+}
+
+function rerun(q: Query): void {
+  if (sameQuery(q, s.search.query) && s.search.phase !== 'error') {
+    s.knobError = null;
+    paint();
+    return;
+  }
+  void start(q, 'push');
+}
+
+// ------------------------------------------------------------------------------------------------ events
+
+els.file.addEventListener('change', () => {
+  const f = els.file.files?.[0];
+  els.file.value = '';
+  if (f) searchFile(f);
 });
-drop.addEventListener('dragover', (e) => {
-  e.preventDefault();
-  drop.classList.add('over');
+const openPicker = () => {
+  if (els.drop.getAttribute('aria-disabled') !== 'true') els.file.click();
+};
+els.drop.addEventListener('click', openPicker);
+els.drop.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' || e.key === ' ') {
+    e.preventDefault();
+    openPicker();
+  }
 });
-drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', (e) => {
+els.drop.addEventListener('dragover', (e) => {
   e.preventDefault();
-  drop.classList.remove('over');
+  els.drop.classList.add('over');
+});
+els.drop.addEventListener('dragleave', () => els.drop.classList.remove('over'));
+els.drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  els.drop.classList.remove('over');
   const f = e.dataTransfer?.files[0];
-  if (f) void searchFile(f);
+  if (f) searchFile(f);
 });
-textForm.addEventListener('submit', (e) => {
+document.addEventListener('paste', (e) => {
+  const f = [...(e.clipboardData?.files ?? [])].find((x) => x.type.startsWith('image/'));
+  if (!f) return; // pasted text goes where it was pasted
   e.preventDefault();
-  const text = textInput.value.trim();
-  if (text) void searchJson({ text }, `“${text}”`);
+  searchFile(f);
 });
-select.addEventListener('change', () => {
-  describe(current());
-  results.replaceChildren();
-  preview.hidden = true;
-  const url = new URL(location.href);
-  url.searchParams.set('collection', select.value);
-  history.replaceState(null, '', url);
+els.textForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = els.text.value.trim();
+  if (text) void start({ ...s.search.query, kind: 'text', value: text }, 'push');
 });
+els.knobs.addEventListener('submit', (e) => {
+  e.preventDefault();
+  knobsChanged();
+});
+els.knobs.addEventListener('change', knobsChanged);
+for (const input of [els.k, els.minScore]) {
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      knobsChanged();
+    }
+  });
+}
+els.select.addEventListener('change', () => {
+  s.notice = null;
+  s.detail = null;
+  void loadSummary(els.select.value);
+  void start(emptyQuery(els.select.value, s.search.query), 'push');
+});
+els.results.addEventListener('click', (e) => {
+  const button = (e.target as Element).closest('button');
+  const id = button?.closest<HTMLElement>('.hit')?.dataset.id;
+  if (!button || id === undefined) return;
+  if (button.classList.contains('details')) void openDetail(id, 'push');
+  else void start({ ...s.search.query, kind: 'id', value: id }, 'push');
+});
+const suggestion = (e: Event) => {
+  const b = (e.target as Element).closest<HTMLButtonElement>('button[data-action]');
+  if (!b) return;
+  const q = s.search.query;
+  if (b.dataset.action === 'clear-min') rerun({ ...q, minScore: null });
+  if (b.dataset.action === 'remove-filter') {
+    const where = { ...q.where };
+    delete where[b.dataset.key!];
+    rerun({ ...q, where });
+  }
+};
+els.empty.addEventListener('click', suggestion);
+els.filters.addEventListener('click', suggestion);
+els.more.addEventListener('click', () => void loadMore());
+detailEls.close.addEventListener('click', closeDetail);
+detailEls.dialog.addEventListener('cancel', (e) => {
+  e.preventDefault(); // Escape: close through the state (and history)
+  closeDetail();
+});
+detailEls.dialog.addEventListener('click', (e) => {
+  if (e.target === detailEls.dialog) closeDetail(); // a click on the backdrop
+});
+detailEls.more.addEventListener('click', () => {
+  const id = s.detail?.id;
+  if (id === undefined) return;
+  s.detail = null;
+  void start({ ...s.search.query, kind: 'id', value: id }, 'push');
+});
+window.addEventListener('popstate', () => applyLocation('none'));
 
 async function init(): Promise<void> {
   try {
-    const list = await api<{ collections: Info[]; default: string | null }>('/v1/collections');
-    collections = list.collections;
-    select.replaceChildren(
-      ...collections.map((c) => {
-        const o = document.createElement('option');
-        o.value = c.collection;
-        o.textContent = c.collection;
-        return o;
-      }),
-    );
-    const wanted = new URL(location.href).searchParams.get('collection') ?? list.default;
-    if (wanted && collections.some((c) => c.collection === wanted)) select.value = wanted;
-    describe(current());
+    const [list, limits] = await Promise.all([
+      api<{ collections: Info[]; default: string | null }>('/v1/collections'),
+      api<Limits>('/v1/limits').catch(() => DEFAULT_LIMITS),
+    ]);
+    s.collections = list.collections;
+    s.limits = limits;
+    const fallback = list.default && list.collections.some((c) => c.collection === list.default) ? list.default : (list.collections[0]?.collection ?? '');
+    if (list.default && fallback !== list.default) s.notice = `The server's default collection “${list.default}” does not exist.`;
+    s.search = { ...s.search, query: emptyQuery(fallback) };
+    s.boot = 'ready';
   } catch (e) {
-    showError((e as Error).message);
+    s.boot = 'failed';
+    s.bootError = describeError(e, null);
   }
+  paint();
+  if (s.boot === 'ready') applyLocation('replace');
 }
 
 void init();

@@ -15,6 +15,8 @@ export type Query =
 export interface SearchOptions {
   /** Number of results (default 10). */
   readonly k?: number;
+  /** Skip this many of the best results (paging: `offset: 10, k: 10` gives ranks 11-20; default 0). */
+  readonly offset?: number;
   readonly minScore?: number;
   /** Metadata equality filter (validated: plain keys, at most 32 conditions). */
   readonly where?: Where;
@@ -31,16 +33,20 @@ export const MAX_K = 1_000_000;
 /** Largest k the HTTP API accepts by default (`ServerOptions.maxK`). */
 export const HTTP_MAX_K = 1000;
 
-export function validateSearchOptions(opts: SearchOptions): { k: number; minScore?: number; where?: Where } {
+export function validateSearchOptions(opts: SearchOptions): { k: number; offset: number; minScore?: number; where?: Where } {
   const k = opts.k ?? 10;
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
     throw createError('INVALID_ARGUMENT', `k must be an integer from 1 to ${MAX_K} (got ${k}).`, { field: 'k' });
+  }
+  const offset = opts.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0 || k + offset > MAX_K) {
+    throw createError('INVALID_ARGUMENT', `offset must be an integer from 0 to ${MAX_K} - k (got ${opts.offset}).`, { field: 'offset' });
   }
   if (opts.minScore !== undefined && !Number.isFinite(opts.minScore)) {
     throw createError('INVALID_ARGUMENT', `minScore must be a number (got ${opts.minScore}).`, { field: 'minScore' });
   }
   const where = opts.where === undefined ? undefined : validateWhere(opts.where);
-  return { k, ...(opts.minScore !== undefined ? { minScore: opts.minScore } : {}), ...(where ? { where } : {}) };
+  return { k, offset, ...(opts.minScore !== undefined ? { minScore: opts.minScore } : {}), ...(where ? { where } : {}) };
 }
 
 /** Turn a query into a vector (and the ids to leave out of its results). */
@@ -107,10 +113,11 @@ export async function searchCollection(
   query: Query,
   opts: SearchOptions = {},
 ): Promise<Hit[]> {
-  const { k, minScore, where } = validateSearchOptions(opts);
+  const { k, offset, minScore, where } = validateSearchOptions(opts);
   const { vector, excludeIds } = await queryVector(collection, getEmbedder, query);
   return collection.search(vector, {
     k,
+    ...(offset > 0 ? { offset } : {}),
     ...(minScore !== undefined ? { minScore } : {}),
     ...(where ? { where } : {}),
     ...(opts.includeMetadata === false ? { includeMetadata: false } : {}),

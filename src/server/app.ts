@@ -10,6 +10,8 @@
  * | `/v1/collections` | `collections.ts` |
  * | `/v1/collections/{name}/items` | `items.ts` |
  * | `/v1/collections/{name}/search` | `search.ts` |
+ * | `/v1/query-images/{hash}` (uploaded query images kept for repeated searches) | `query-images.ts` |
+ * | `/v1/limits`, `/v1/collections/{name}/metadata` | `meta.ts` |
  * | `/v1/embed` | `embed.ts` |
  * | `/healthz`, `/readyz` | `health.ts` |
  * | the web page | `web.ts` |
@@ -23,6 +25,8 @@ import { embedRoutes } from './embed.js';
 import { errorsPlugin } from './errors.js';
 import { healthRoutes } from './health.js';
 import { itemsRoutes } from './items.js';
+import { metaRoutes } from './meta.js';
+import { QueryImageCache, queryImageRoutes } from './query-images.js';
 import { searchRoutes } from './search.js';
 import { connectionOptions, heavyGate, securityPlugin } from './security.js';
 import { webRoutes } from './web.js';
@@ -69,7 +73,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     limits: { fileSize: settings.maxUploadBytes, files: 64, fields: 16, fieldSize: 64 * 1024, parts: 100, headerPairs: 100 },
   });
 
-  const partial = { db: opts.db, settings, collections: new CollectionCache(opts.db) };
+  const partial = { db: opts.db, settings, collections: new CollectionCache(opts.db), queryImages: new QueryImageCache() };
   await app.register(securityPlugin, { ctx: partial as ServerContext });
   const ctx: ServerContext = { ...partial, heavy: heavyGate(app, settings) };
   await app.register(errorsPlugin, { ctx });
@@ -79,6 +83,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   await app.register(collectionsRoutes, { ctx });
   await app.register(itemsRoutes, { ctx });
   await app.register(searchRoutes, { ctx });
+  await app.register(queryImageRoutes, { ctx });
+  await app.register(metaRoutes, { ctx });
   await app.register(embedRoutes, { ctx });
   await app.register(webRoutes, {});
 

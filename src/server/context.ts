@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createError, isLookalikeError } from '../errors.js';
 import type { Collection, LookalikeDatabase } from '../lookalike.js';
+import type { QueryImageCache } from './query-images.js';
 
 export interface RateLimitOptions {
   /** Requests a client may make to the CPU-heavy routes per window. */
@@ -197,6 +198,8 @@ export interface ServerContext {
   readonly db: LookalikeDatabase;
   readonly settings: Settings;
   readonly collections: CollectionCache;
+  /** Uploaded query images kept for repeated searches (`{upload}`). */
+  readonly queryImages: QueryImageCache;
   /**
    * Run CPU-heavy work (embedding an upload or a text) under the per-client rate limit and concurrency cap:
    * 429 with Retry-After when the client is over either.

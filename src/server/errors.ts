@@ -17,7 +17,8 @@ export type HttpErrorCode =
   | 'FORBIDDEN_ORIGIN'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'QUERY_IMAGE_NOT_FOUND';
 
 /** An error the HTTP layer raises itself (rate limits, host checks…), turned into JSON by the error handler. */
 export class HttpError extends Error {

@@ -1,16 +1,41 @@
-/** `/v1/collections/{name}/items`: add uploads, get, delete, thumbnails. */
-import type { FastifyInstance } from 'fastify';
+/** `/v1/collections/{name}/items`: add uploads, get, delete, thumbnails, the original image. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import sharp from 'sharp';
 import { createError, reasonOf } from '../errors.js';
 import { OnConflictSchema, validateMetadata, type AddResponse, type OnConflict } from '../schema.js';
-import type { Metadata } from '../store/types.js';
+import type { Item, Metadata } from '../store/types.js';
 import { securityOf, type ServerContext } from './context.js';
 import { redactorFor } from './errors.js';
 import { jsonField, readMultipart } from './multipart.js';
+import { BROWSER_FORMATS, MIME_OF_FORMAT } from './query-images.js';
 import * as S from './schemas.js';
 
 /** Most images in one upload request. */
 export const MAX_FILES_PER_UPLOAD = 32;
+
+/** How long a browser may use a thumbnail or an original without asking again (it then revalidates with the ETag). */
+export const IMAGE_MAX_AGE_S = 86_400;
+
+/** A strong ETag for a representation of an item: changes whenever the item is re-indexed or replaced. */
+function etagOf(item: Item, variant: string): string {
+  const v = JSON.stringify([item.id, item.contentHash, item.size, item.mtimeMs, item.updatedAt, variant]);
+  return `"${createHash('sha256').update(v).digest('base64url').slice(0, 27)}"`;
+}
+
+/** The validator and freshness of an image representation (set on successful replies only: errors are not cached). */
+function cacheHeaders(reply: FastifyReply, etag: string): FastifyReply {
+  return reply.header('etag', etag).header('cache-control', `private, max-age=${IMAGE_MAX_AGE_S}`);
+}
+
+/** Whether the client already has this representation (If-None-Match); if so the reply is a 304 without a body. */
+function notModified(req: FastifyRequest, reply: FastifyReply, etag: string): boolean {
+  const given = req.headers['if-none-match'];
+  const fresh = given !== undefined && given.split(',').some((t) => t.trim().replace(/^W\//u, '') === etag || t.trim() === '*');
+  if (fresh) cacheHeaders(reply, etag);
+  return fresh;
+}
 
 export async function itemsRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
   const { collections } = ctx;
@@ -98,18 +123,34 @@ export async function itemsRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCo
     },
   );
 
+  /** The item, with an image file (its path comes from the store, never from the request). */
+  const imageItem = async (name: string, id: string): Promise<Item & { path: string }> => {
+    const item = await collections.use(name, (c) => c.get(id));
+    if (!item) throw notFound(name, id);
+    if (!item.path) throw createError('FILE_NOT_FOUND', 'This item has no image file.');
+    return item as Item & { path: string };
+  };
+  const unreadable = (req: FastifyRequest, item: Item, e: unknown) => {
+    req.log.info({ err: e, item: item.id }, 'image file unreadable');
+    return createError('FILE_NOT_FOUND', `The image file of item "${item.id}" cannot be read (${redact(reasonOf(e))}).`);
+  };
+
   app.get<{ Params: { name: string; id: string }; Querystring: { size?: string } }>(
     '/v1/collections/:name/items/:id/thumbnail',
     {
       config: { access: 'read' },
-      schema: { summary: 'JPEG thumbnail of an indexed image', params: S.ItemParams, querystring: S.ThumbQuery, ...securityOf(ctx, 'read') },
+      schema: {
+        summary: `JPEG thumbnail of an indexed image (fits in size × size, default 256; ETag, cached for ${IMAGE_MAX_AGE_S} s)`,
+        params: S.ItemParams,
+        querystring: S.ThumbQuery,
+        ...securityOf(ctx, 'read'),
+      },
     },
     async (req, reply) => {
-      const item = await collections.use(req.params.name, (c) => c.get(req.params.id));
-      if (!item) throw notFound(req.params.name, req.params.id);
-      // The path comes from the store, never from the request.
-      if (!item.path) throw createError('FILE_NOT_FOUND', 'This item has no image file.');
+      const item = await imageItem(req.params.name, req.params.id);
       const size = req.query.size === undefined ? 256 : Number(req.query.size);
+      const etag = etagOf(item, `thumb-${size}`);
+      if (notModified(req, reply, etag)) return reply.code(304).send();
       let jpg: Buffer;
       try {
         jpg = await sharp(item.path, { limitInputPixels: ctx.db.config.maxPixels })
@@ -118,10 +159,57 @@ export async function itemsRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCo
           .jpeg({ quality: 80 })
           .toBuffer();
       } catch (e) {
-        req.log.info({ err: e, item: item.id }, 'thumbnail failed');
-        throw createError('FILE_NOT_FOUND', `The image file of item "${item.id}" cannot be read (${redact(reasonOf(e))}).`);
+        throw unreadable(req, item, e);
       }
-      return reply.type('image/jpeg').header('cache-control', 'max-age=3600').send(jpg);
+      return cacheHeaders(reply, etag).type('image/jpeg').send(jpg);
+    },
+  );
+
+  app.get<{ Params: { name: string; id: string } }>(
+    '/v1/collections/:name/items/:id/image',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary:
+          'The original image file of an item, with its type read from its bytes (TIFF and HEIF, which browsers do not show, as JPEG); ' +
+          `ETag, cached for ${IMAGE_MAX_AGE_S} s`,
+        params: S.ItemParams,
+        ...securityOf(ctx, 'read'),
+      },
+    },
+    async (req, reply) => {
+      const item = await imageItem(req.params.name, req.params.id);
+      const etag = etagOf(item, 'original');
+      if (notModified(req, reply, etag)) return reply.code(304).send();
+      let format: string;
+      try {
+        format = (await sharp(item.path, { limitInputPixels: ctx.db.config.maxPixels }).metadata()).format ?? '';
+      } catch (e) {
+        throw unreadable(req, item, e);
+      }
+      if (!MIME_OF_FORMAT[format]) throw unreadable(req, item, new Error(`not an image of an accepted format (${format || 'unknown'})`));
+      if (!BROWSER_FORMATS.has(format)) {
+        try {
+          const jpg = await sharp(item.path, { limitInputPixels: ctx.db.config.maxPixels }).rotate().jpeg({ quality: 90 }).toBuffer();
+          return cacheHeaders(reply, etag).type('image/jpeg').send(jpg);
+        } catch (e) {
+          throw unreadable(req, item, e);
+        }
+      }
+      let file: fs.promises.FileHandle;
+      try {
+        file = await fs.promises.open(item.path, 'r');
+      } catch (e) {
+        throw unreadable(req, item, e);
+      }
+      const size = await file.stat().then(
+        (st) => st.size,
+        async (e: unknown) => {
+          await file.close();
+          throw unreadable(req, item, e);
+        },
+      );
+      return cacheHeaders(reply, etag).type(MIME_OF_FORMAT[format]!).header('content-length', size).send(file.createReadStream());
     },
   );
 }

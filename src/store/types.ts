@@ -76,6 +76,40 @@ export interface VectorSearchOptions {
   readonly exact?: boolean;
   /** float16/int8/projected collections: re-score the best candidates with the stored float32 vectors (default true). */
   readonly rescore?: boolean;
+  /** Skip this many of the best hits (paging: the store ranks `k + offset` and returns ranks offset+1 … offset+k). */
+  readonly offset?: number;
+}
+
+/** How often one metadata value occurs (values as text, the way `where` compares them; booleans as true/false). */
+export interface MetadataValueCount {
+  readonly value: string;
+  readonly count: number;
+}
+
+/** One top-level metadata key: how many items have a scalar value for it, how many distinct values, the most common. */
+export interface MetadataKeySummary {
+  readonly key: string;
+  readonly items: number;
+  readonly distinct: number;
+  /** Most common first (ties by value); at most `maxValues`. */
+  readonly values: readonly MetadataValueCount[];
+}
+
+/** What a collection's metadata looks like (for building filters): its top-level keys with scalar values. */
+export interface MetadataSummary {
+  /** Items in the collection. */
+  readonly items: number;
+  /** The longest folder (ending in `/`) every item's path starts with, or null (no paths, or none in common). */
+  readonly pathPrefix: string | null;
+  /** Keys by how many items have them (most first, ties by key); at most `maxKeys`. */
+  readonly keys: readonly MetadataKeySummary[];
+}
+
+export interface MetadataSummaryOptions {
+  /** Most keys listed (default 32). */
+  readonly maxKeys?: number;
+  /** Most values listed per key (default 20). */
+  readonly maxValues?: number;
 }
 
 export interface UpsertResult {
@@ -105,6 +139,8 @@ export interface StoreCollection {
   setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void>;
   /** Ids of up to `n` items, spread evenly over the collection (for sampling). */
   sampleIds(n: number): Promise<string[]>;
+  /** Top-level metadata keys with string, number or boolean values, and their most common values. */
+  metadataSummary(opts?: MetadataSummaryOptions): Promise<MetadataSummary>;
 }
 
 export interface BrokenCollection {

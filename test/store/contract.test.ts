@@ -88,6 +88,60 @@ for (const [name, location] of BACKENDS) {
       expect((await c.search(VECS[3]!, { k: 50, minScore: 0.9999 })).map((h) => h.id)).toEqual(['i3']);
     });
 
+    it('paging: offset skips the best hits of the same ranking, with filters and minScore (issue 12)', async () => {
+      const q = QUERIES[1]!;
+      const ids = (hits: { id: string }[]) => hits.map((h) => h.id);
+      const all = await c.search(q, { k: 30, exact: true });
+      expect(ids(await c.search(q, { k: 10, offset: 10, exact: true }))).toEqual(ids(all.slice(10, 20)));
+      expect(ids(await c.search(q, { k: 10, offset: 0, exact: true }))).toEqual(ids(all.slice(0, 10)));
+      const tagged = await c.search(q, { k: 12, where: { tag: 'a' } });
+      expect(ids(await c.search(q, { k: 4, offset: 8, where: { tag: 'a' } }))).toEqual(ids(tagged.slice(8, 12)));
+      // minScore cuts the same ranking: a page past the last hit above it is empty
+      const min = all[14]!.score;
+      expect(ids(await c.search(q, { k: 10, offset: 10, minScore: min, exact: true }))).toEqual(ids(all.slice(10, 15)));
+      expect(await c.search(q, { k: 10, offset: 20, minScore: min, exact: true })).toEqual([]);
+      // the query item excluded, as on the first page
+      expect(ids(await c.search(VECS[3]!, { k: 5, offset: 1, excludeIds: ['i3'] }))).not.toContain('i3');
+    });
+
+    it('metadata summary: top-level keys with scalar values, most common values as text, the common folder (issue 12)', async () => {
+      const m = await store.createCollection({ ...base, name: 'meta' });
+      expect(await m.metadataSummary()).toEqual({ items: 0, pathPrefix: null, keys: [] });
+      let deep: unknown = 1;
+      for (let i = 0; i < 1500; i++) deep = { a: deep };
+      await m.upsert([
+        { id: 'a', path: '/photos/daisy/1.jpg', metadata: { species: 'daisy', year: 2020, ok: true, tags: ['x'], nested: { a: 1 }, none: null }, vector: VECS[0]! },
+        { id: 'b', path: '/photos/daisy/2.jpg', metadata: { species: 'daisy', year: 2021, ok: false }, vector: VECS[1]! },
+        { id: 'c', path: '/photos/iris/3.jpg', metadata: { species: 'iris', year: 2020 }, vector: VECS[2]! },
+        { id: 'd', metadata: { species: 'iris', year: 1.5 }, vector: VECS[3]! },
+        { id: 'e', metadata: {}, vector: VECS[4]! },
+      ]);
+      const summary = await m.metadataSummary();
+      expect(summary).toEqual({
+        items: 5,
+        pathPrefix: '/photos/',
+        keys: [
+          { key: 'species', items: 4, distinct: 2, values: [{ value: 'daisy', count: 2 }, { value: 'iris', count: 2 }] },
+          { key: 'year', items: 4, distinct: 3, values: [{ value: '2020', count: 2 }, { value: '1.5', count: 1 }, { value: '2021', count: 1 }] },
+          { key: 'ok', items: 2, distinct: 2, values: [{ value: 'false', count: 1 }, { value: 'true', count: 1 }] },
+        ],
+      });
+      // the values are what `where` matches
+      for (const k of summary.keys) for (const v of k.values) expect(await m.search(VECS[0]!, { k: 10, where: { [k.key]: v.value } })).toHaveLength(v.count);
+      expect(await m.metadataSummary({ maxKeys: 1, maxValues: 1 })).toEqual({
+        items: 5,
+        pathPrefix: '/photos/',
+        keys: [{ key: 'species', items: 4, distinct: 2, values: [{ value: 'daisy', count: 2 }] }],
+      });
+      // metadata the store cannot take apart (nested past SQLite's limit) never fails the summary
+      await m.upsert([{ id: 'deep', path: '/elsewhere/x.jpg', metadata: { nest: deep, species: 'daisy' }, vector: VECS[5]! }]);
+      const withDeep = await m.metadataSummary();
+      expect(withDeep.items).toBe(6);
+      expect(withDeep.pathPrefix).toBe('/');
+      expect(withDeep.keys.find((k) => k.key === 'year')).toEqual(summary.keys[1]);
+      await store.dropCollection('meta');
+    });
+
     it('a write bound to a dropped collection fails with COLLECTION_CHANGED and never lands in a re-created one (10.1)', async () => {
       const old = await store.createCollection({ ...base, name: 'race3' });
       await old.upsert([{ id: 'a', vector: VECS[0]! }]);

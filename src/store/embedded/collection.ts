@@ -11,12 +11,15 @@ import type {
   Item,
   ItemInput,
   Metadata,
+  MetadataSummary,
+  MetadataSummaryOptions,
   StoreCollection,
   UpsertResult,
   VectorSearchOptions,
   VectorType,
   Where,
 } from '../types.js';
+import { commonFolder, SUMMARY_DEFAULTS, summaryFromRows, type SummaryRow } from '../metadata-summary.js';
 import { EMBEDDED_CAPABILITIES, write } from './schema.js';
 import { blobToVector, CollectionVectors } from './vectors.js';
 
@@ -249,6 +252,38 @@ export class EmbeddedCollection implements StoreCollection {
     return all.filter((_, i) => i % step === 0).slice(0, n);
   }
 
+  /**
+   * Top-level metadata keys with scalar values and their most common values, counted in SQL (json_each). Values read
+   * as text the way `where` compares them; rows whose metadata SQLite cannot parse are left out.
+   */
+  async metadataSummary(opts: MetadataSummaryOptions = {}): Promise<MetadataSummary> {
+    const rows = this.db
+      .prepare(
+        `WITH v AS (
+           SELECT j.key AS key,
+                  CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(j.value AS TEXT) END AS value,
+                  count(*) AS n
+           FROM items,
+                json_each(CASE WHEN json_valid(items.metadata) AND json_type(items.metadata) = 'object' THEN items.metadata ELSE '{}' END) AS j
+           WHERE items.cid = ? AND j.type IN ('text', 'integer', 'real', 'true', 'false')
+           GROUP BY 1, 2
+         ), r AS (
+           SELECT key, value, n,
+                  row_number() OVER (PARTITION BY key ORDER BY n DESC, value) AS rank,
+                  count(*) OVER (PARTITION BY key) AS distinct_values,
+                  sum(n) OVER (PARTITION BY key) AS items
+           FROM v
+         )
+         SELECT key, value, n, distinct_values, items FROM r WHERE rank <= ? ORDER BY key, rank`,
+      )
+      .all(this.cid, opts.maxValues ?? SUMMARY_DEFAULTS.maxValues) as SummaryRow[];
+    const span = this.db.prepare(`SELECT min(path) AS lo, max(path) AS hi FROM items WHERE cid = ? AND path IS NOT NULL`).get(this.cid) as {
+      lo: string | null;
+      hi: string | null;
+    };
+    return summaryFromRows(rows, await this.count(), commonFolder(span.lo, span.hi), opts);
+  }
+
   /** Which derived index files the in-memory state was loaded from (diagnostics; tests check they are reused). */
   get derivedReuse(): CollectionVectors['reuse'] {
     return this.vectors.reuse;
@@ -264,17 +299,19 @@ export class EmbeddedCollection implements StoreCollection {
     }
     const candidates = opts.where && Object.keys(opts.where).length > 0 ? this.filter(opts.where) : undefined;
     const rescore = this.vectors.rescores && opts.rescore !== false;
+    const offset = opts.offset ?? 0;
+    const ranked = opts.k + offset; // paging: rank k + offset, return the last k
     let top = this.vectors.search(query, {
-      k: opts.k,
+      k: ranked,
       exclude,
       candidates,
       exact: opts.exact,
       ef: opts.ef,
       nprobe: opts.nprobe,
-      wide: rescore ? Math.max(4 * opts.k, 40) : undefined,
+      wide: rescore ? Math.max(4 * ranked, 40) : undefined,
     });
     if (rescore) top = this.rescore(query, top);
-    top = top.slice(0, opts.k);
+    top = top.slice(offset, ranked);
     const minScore = opts.minScore ?? -Infinity;
     const kept = top.filter((h) => h.score >= minScore);
     if (kept.length === 0) return [];

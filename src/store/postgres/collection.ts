@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { checkCapabilities, checkVector, CollectionSpecSchema, type StoreCapabilities } from '../spec.js';
+import { commonFolder, SUMMARY_DEFAULTS, summaryFromRows, type SummaryRow } from '../metadata-summary.js';
 import type { CollectionSpec, FileState, Hit, IndexSpec, Item, ItemInput, Metadata, StoreCollection, UpsertResult, VectorSearchOptions, VectorType } from '../types.js';
+import type { MetadataSummary, MetadataSummaryOptions } from '../types.js';
 import { changedError, isUndefinedTable, type RetryingPool } from './pool.js';
 
 export const PG_CAPABILITIES: StoreCapabilities = {
@@ -168,7 +170,8 @@ export class PgCollection implements StoreCollection {
 
   async search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]> {
     checkVector(query, this.spec.dimension, 'query vector');
-    const params: unknown[] = [vecLiteral(query), opts.k];
+    const offset = opts.offset ?? 0; // paging: rank k + offset, return the last k
+    const params: unknown[] = [vecLiteral(query), opts.k, offset];
     const clauses: string[] = [];
     if (opts.excludeIds?.length) {
       params.push(opts.excludeIds);
@@ -184,13 +187,13 @@ export class PgCollection implements StoreCollection {
     }
     const cast = `$1::${columnType(this.spec)}`;
     const sql = `SELECT id, path, ${opts.includeMetadata === false ? `'{}'::jsonb AS metadata` : 'metadata'}, 1 - (vector <=> ${cast}) AS score
-      FROM ${this.t} ${clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''} ORDER BY vector <=> ${cast} LIMIT $2`;
+      FROM ${this.t} ${clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''} ORDER BY vector <=> ${cast} LIMIT $2 OFFSET $3`;
     const index = this.spec.index;
     let rows: { id: string; path: string | null; metadata: Metadata; score: number }[];
     try {
       rows = await this.db.tx(async (client) => {
         if (opts.exact || !index || index.type !== 'hnsw') await client.query('SET LOCAL enable_indexscan = off');
-        else await client.query(`SET LOCAL hnsw.ef_search = ${Math.max(opts.ef ?? index.ef, opts.k)}`);
+        else await client.query(`SET LOCAL hnsw.ef_search = ${Math.max(opts.ef ?? index.ef, opts.k + offset)}`);
         return (await client.query<{ id: string; path: string | null; metadata: Metadata; score: number }>(sql, params)).rows;
       });
     } catch (e) {
@@ -213,6 +216,31 @@ export class PgCollection implements StoreCollection {
       await client.query('UPDATE lookalike_collections SET spec = $1 WHERE cid = $2', [JSON.stringify(next), this.cid]);
     });
     this.currentSpec = next;
+  }
+
+  /** Top-level metadata keys with scalar values and their most common values, counted in SQL (jsonb_each). */
+  async metadataSummary(opts: MetadataSummaryOptions = {}): Promise<MetadataSummary> {
+    const rows = await this.read<SummaryRow>(
+      `WITH v AS (
+         SELECT e.key AS key, e.value #>> '{}' AS value, count(*) AS n
+         FROM ${this.t} AS t,
+              jsonb_each(CASE WHEN jsonb_typeof(t.metadata) = 'object' THEN t.metadata ELSE '{}'::jsonb END) AS e
+         WHERE jsonb_typeof(e.value) IN ('string', 'number', 'boolean')
+         GROUP BY 1, 2
+       ), r AS (
+         SELECT key, value, n,
+                row_number() OVER (PARTITION BY key ORDER BY n DESC, value COLLATE "C") AS rank,
+                count(*) OVER (PARTITION BY key) AS distinct_values,
+                sum(n) OVER (PARTITION BY key) AS items
+         FROM v
+       )
+       SELECT key, value, n, distinct_values, items FROM r WHERE rank <= $1 ORDER BY key COLLATE "C", rank`,
+      [opts.maxValues ?? SUMMARY_DEFAULTS.maxValues],
+    );
+    const span = await this.read<{ lo: string | null; hi: string | null }>(
+      `SELECT min(path COLLATE "C") AS lo, max(path COLLATE "C") AS hi FROM ${this.t} WHERE path IS NOT NULL`,
+    );
+    return summaryFromRows(rows.rows, await this.count(), commonFolder(span.rows[0]?.lo, span.rows[0]?.hi), opts);
   }
 
   async sampleIds(n: number): Promise<string[]> {

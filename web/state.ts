@@ -1,0 +1,98 @@
+// The page's one state object, and what is derived from it (names, chips, alt texts, paging).
+import type { Hit, Info, Item, Limits, Summary } from './api.js';
+import type { Query } from './query.js';
+
+export interface SearchState {
+  /** The id of the search this state belongs to; responses of any other search are ignored. */
+  seq: number;
+  query: Query;
+  phase: 'idle' | 'loading' | 'done' | 'error';
+  hits: Hit[];
+  error: string | null;
+  ms: number | null;
+  /** `limit`: more results exist than the server ranks for one query. */
+  more: 'no' | 'yes' | 'loading' | 'limit';
+  /** A freshly chosen file (its name and an object URL of it) while its search runs, or the one it was. */
+  file: { name: string; url: string } | null;
+}
+
+export interface DetailState {
+  id: string;
+  item: Item | null;
+  error: string | null;
+}
+
+export interface State {
+  boot: 'loading' | 'ready' | 'failed';
+  bootError: string | null;
+  /** Something the page decided for the user (e.g. a link named a collection that does not exist). */
+  notice: string | null;
+  collections: Info[];
+  limits: Limits;
+  summaries: Map<string, Summary | 'loading' | 'failed'>;
+  search: SearchState;
+  detail: DetailState | null;
+  /** A k or min score the user typed that cannot be used (nothing is clamped silently). */
+  knobError: string | null;
+  /** Hits seen, by collection and id (names for captions, scores for the detail view). */
+  seen: Map<string, Hit>;
+  /** Items fetched, by collection and id. */
+  items: Map<string, Item>;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxK: 1000,
+  maxUploadBytes: 20 * 1024 * 1024,
+  maxWhereConditions: 32,
+  acceptedFormats: ['JPEG', 'PNG', 'WebP', 'GIF', 'TIFF', 'AVIF', 'HEIF'],
+  acceptedTypes: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/heif'],
+};
+
+export const seenKey = (collection: string, id: string): string => `${collection}\u0000${id}`;
+
+export const currentInfo = (s: State): Info | undefined => s.collections.find((c) => c.collection === s.search.query.collection);
+
+export function summaryOf(s: State, collection: string): Summary | undefined {
+  const v = s.summaries.get(collection);
+  return typeof v === 'object' ? v : undefined;
+}
+
+/** How an item is named on the page: the uploaded file's name, or its path below the collection's common folder. */
+export function displayName(h: Pick<Hit, 'id' | 'path' | 'metadata'>, summary: Summary | undefined): string {
+  const filename = typeof h.metadata.filename === 'string' ? h.metadata.filename : null;
+  if (filename) return filename;
+  if (!h.path) return h.id;
+  const prefix = summary?.pathPrefix;
+  if (prefix && h.path.startsWith(prefix) && h.path.length > prefix.length) return h.path.slice(prefix.length);
+  const parts = h.path.split(/[\\/]/u).filter(Boolean);
+  return parts.length > 3 ? `…/${parts.slice(-3).join('/')}` : h.path;
+}
+
+/** Scalar metadata as `key: value` (the uploaded file's name is the display name already). */
+export function chips(metadata: Record<string, unknown>, max = 6): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(metadata)) {
+    if (k === 'filename') continue;
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') continue;
+    const text = String(v);
+    out.push(`${k}: ${text.length > 40 ? `${text.slice(0, 39)}…` : text}`);
+    if (out.length === max) break;
+  }
+  return out;
+}
+
+/** Alt text of a thumbnail: its name and metadata, never a server path. */
+export function altText(h: Pick<Hit, 'id' | 'path' | 'metadata'>, summary: Summary | undefined): string {
+  const c = chips(h.metadata);
+  return `${displayName(h, summary)}${c.length ? ` (${c.join(', ')})` : ''}`;
+}
+
+/** Whether another page of results can be asked for, given the server's largest k. */
+export function moreAfter(got: number, asked: number, shown: number, maxK: number): SearchState['more'] {
+  if (got < asked) return 'no';
+  return shown >= maxK ? 'limit' : 'yes';
+}
+
+export function megabytes(n: number): string {
+  return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
+}
