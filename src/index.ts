@@ -35,4 +35,8 @@ export type {
   VectorSearchOptions,
   VectorType,
   Where,
+  MetadataSummary,
+  MetadataKeySummary,
+  MetadataValueCount,
+  MetadataSummaryOptions,
 } from './store/types.js';

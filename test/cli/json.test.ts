@@ -31,6 +31,21 @@ describe('--json on models, serve and worker (11.6)', () => {
     expect(await exitOf(child)).toBe(0);
   });
 
+  it('serve --collection nope warns (issue 12: it started without a word) and still serves', async () => {
+    const db = path.join(tmpDir(), 'db');
+    const child = startCli(['serve', '--db', db, '--port', '0', '--quiet', '--json', '--collection', 'nope']);
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    try {
+      const start = await firstEvent(child);
+      expect(start).toMatchObject({ event: 'listening' });
+      await expect.poll(() => stderr, { timeout: 10_000 }).toMatch(/"warning".*--collection nope: no such collection \(the store is empty\)/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exitOf(child)).toBe(0);
+  });
+
   it('worker --json prints one start line (queue without its password, pid) and stops on SIGTERM', async () => {
     const redis = inject('redisUrl');
     if (redis.startsWith('error:')) throw new Error(redis.slice(7));

@@ -55,6 +55,10 @@ export function registerServe(program: Command): void {
         { event: 'listening', pid: process.pid, address, api: `${address}/v1`, openapi: `${address}/openapi.json`, db: db.location },
         `lookalike serving ${db.location} at ${address}  (API: ${address}/v1, OpenAPI: ${address}/openapi.json)`,
       );
+      if (o.collection && !(await db.hasCollection(o.collection))) {
+        const names = (await db.listCollections()).map((c) => c.name);
+        out.warn(`--collection ${o.collection}: no such collection${names.length ? ` (collections: ${names.join(', ')})` : ' (the store is empty)'}; the page opens without it.`);
+      }
       if (!LOCAL_HOSTS.has(o.host) && !options.apiKey) {
         out.warn('listening beyond this machine without --api-key: anyone who can reach it can add and delete images.');
       }
