@@ -1,3 +1,4 @@
+import { imageSize } from 'image-size';
 import sharp, { type Metadata } from 'sharp';
 import { createError, reasonOf } from '../errors.js';
 
@@ -14,12 +15,27 @@ export interface ImageFacts {
   readonly height: number;
 }
 
+/** Formats whose header `image-size` reads (in microseconds, in JS) with everything needed, EXIF orientation included. */
+const FAST: Readonly<Record<string, ImageFacts['format']>> = { jpg: 'jpeg', png: 'png', gif: 'gif' };
+
 /**
- * Read an image's header (sharp/libvips, no pixel decoding): its format and displayed size. Anything that is not
- * one of the accepted formats is `IMAGE_DECODE_FAILED` with a reason that names the accepted ones.
+ * Read an image's header (no pixel decoding): its format and displayed size. JPEG, PNG and GIF headers are parsed by
+ * `image-size` (≈ 3 µs; a second libvips open per image cost ≈ 15% of ingest throughput on small images, measured
+ * with bench:ingest); other formats, and anything `image-size` does not recognise, by sharp/libvips. Anything that
+ * is not one of the accepted formats is `IMAGE_DECODE_FAILED` with a reason that names the accepted ones.
  */
 export async function sniffImage(bytes: Uint8Array): Promise<ImageFacts> {
   if (bytes.byteLength === 0) throw createError('IMAGE_DECODE_FAILED', `empty file (0 bytes); accepted formats: ${ACCEPTED_TEXT}`);
+  try {
+    const r = imageSize(bytes);
+    const format = r.type ? FAST[r.type] : undefined;
+    if (format && r.width > 0 && r.height > 0) {
+      const turned = r.orientation !== undefined && r.orientation >= 5; // EXIF 5–8: width and height swap when shown
+      return { format, width: turned ? r.height : r.width, height: turned ? r.width : r.height };
+    }
+  } catch {
+    // not a header image-size knows: libvips decides below
+  }
   let meta: Metadata;
   try {
     meta = await sharp(bytes).metadata();
