@@ -43,6 +43,12 @@ export interface Item {
 }
 
 /** What ingest needs to decide whether a file changed, without reading it. */
+/** One item's vector as read by `scanVectors`. */
+export interface ScannedVector {
+  readonly id: string;
+  readonly vector: Float32Array;
+}
+
 export interface FileState {
   readonly id: string;
   readonly path: string;
@@ -131,6 +137,13 @@ export interface StoreCollection {
   delete(ids: readonly string[]): Promise<number>;
   get(id: string): Promise<Item | undefined>;
   getVector(id: string): Promise<Float32Array | undefined>;
+  /** Stored float32 vectors of these ids (missing ids are left out). */
+  getVectors(ids: readonly string[]): Promise<Map<string, Float32Array>>;
+  /**
+   * Every item's id and stored float32 vector, in batches of up to `batchSize`, in insertion order (keyset paging:
+   * items added meanwhile may or may not be seen; each item is seen at most once).
+   */
+  scanVectors(batchSize?: number): AsyncGenerator<ScannedVector[]>;
   count(): Promise<number>;
   /** File states by path: all of them, or only those of `paths`. */
   fileStates(paths?: readonly string[]): Promise<Map<string, FileState>>;

@@ -56,6 +56,20 @@ for (const [name, location] of BACKENDS) {
       expect(await c.get('i7')).toMatchObject({ id: 'i7', path: '/photos/7.jpg', contentHash: 'h7', size: 7, mtimeMs: 1007, metadata: { n: 7 } });
       const v = (await c.getVector('i7'))!;
       v.forEach((x, j) => expect(x).toBeCloseTo(VECS[7]![j]!, 6));
+      const many = await c.getVectors(['i3', 'missing', 'i1499']);
+      expect([...many.keys()].sort()).toEqual(['i1499', 'i3']);
+      many.get('i1499')!.forEach((x, j) => expect(x).toBeCloseTo(VECS[1499]![j]!, 6));
+      const scanned: string[] = [];
+      let batches = 0;
+      for await (const batch of c.scanVectors(400)) {
+        batches++;
+        for (const s of batch) {
+          scanned.push(s.id);
+          if (s.id === 'i1000') s.vector.forEach((x, j) => expect(x).toBeCloseTo(VECS[1000]![j]!, 6));
+        }
+      }
+      expect(batches).toBe(4);
+      expect(scanned).toEqual(VECS.map((_, i) => `i${i}`)); // insertion order, each once
       const states = await c.fileStates();
       expect(states.size).toBe(1500);
       expect(states.get('/photos/9.jpg')).toMatchObject({ id: 'i9', size: 9, mtimeMs: 1009, contentHash: 'h9' });

@@ -4,6 +4,7 @@ import type { ScoredKey } from '../../ann/types.js';
 import { createError } from '../../errors.js';
 import { checkCapabilities, checkVector, CollectionSpecSchema } from '../spec.js';
 import type {
+  ScannedVector,
   CollectionSpec,
   FileState,
   Hit,
@@ -206,6 +207,27 @@ export class EmbeddedCollection implements StoreCollection {
   async getVector(id: string): Promise<Float32Array | undefined> {
     const b = this.stmts.getVector.get(this.cid, id) as Buffer | undefined;
     return b ? blobToVector(b) : undefined;
+  }
+
+  async getVectors(ids: readonly string[]): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const id of ids) {
+      const b = this.stmts.getVector.get(this.cid, id) as Buffer | undefined;
+      if (b) out.set(id, blobToVector(b));
+    }
+    return out;
+  }
+
+  async *scanVectors(batchSize = 1000): AsyncGenerator<ScannedVector[]> {
+    const page = this.db.prepare(`SELECT rid, id, vector FROM items WHERE cid = ? AND rid > ? ORDER BY rid LIMIT ?`).raw();
+    let after = 0;
+    for (;;) {
+      const rows = page.all(this.cid, after, batchSize) as [number, string, Buffer][];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]![0];
+      yield rows.map(([, id, blob]) => ({ id, vector: blobToVector(blob) }));
+      if (rows.length < batchSize) return;
+    }
   }
 
   async count(): Promise<number> {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { checkCapabilities, checkVector, CollectionSpecSchema, type StoreCapabilities } from '../spec.js';
 import { commonFolder, SUMMARY_DEFAULTS, summaryFromRows, type SummaryRow } from '../metadata-summary.js';
 import type { CollectionSpec, FileState, Hit, IndexSpec, Item, ItemInput, Metadata, StoreCollection, UpsertResult, VectorSearchOptions, VectorType } from '../types.js';
-import type { MetadataSummary, MetadataSummaryOptions } from '../types.js';
+import type { MetadataSummary, MetadataSummaryOptions, ScannedVector } from '../types.js';
 import { changedError, isUndefinedTable, type RetryingPool } from './pool.js';
 
 export const PG_CAPABILITIES: StoreCapabilities = {
@@ -155,6 +155,26 @@ export class PgCollection implements StoreCollection {
   async getVector(id: string): Promise<Float32Array | undefined> {
     const r = await this.read<{ v: string }>(`SELECT vector::text AS v FROM ${this.t} WHERE id = $1`, [id]);
     return r.rows[0] ? parseVec(r.rows[0].v) : undefined;
+  }
+
+  async getVectors(ids: readonly string[]): Promise<Map<string, Float32Array>> {
+    if (ids.length === 0) return new Map();
+    const r = await this.read<{ id: string; v: string }>(`SELECT id, vector::text AS v FROM ${this.t} WHERE id = ANY($1::text[])`, [ids]);
+    return new Map(r.rows.map((x) => [x.id, parseVec(x.v)]));
+  }
+
+  async *scanVectors(batchSize = 1000): AsyncGenerator<ScannedVector[]> {
+    let after = 0;
+    for (;;) {
+      const r = await this.read<{ rid: string; id: string; v: string }>(
+        `SELECT rid, id, vector::text AS v FROM ${this.t} WHERE rid > $1 ORDER BY rid LIMIT $2`,
+        [after, batchSize],
+      );
+      if (r.rows.length === 0) return;
+      after = Number(r.rows[r.rows.length - 1]!.rid);
+      yield r.rows.map((x) => ({ id: x.id, vector: parseVec(x.v) }));
+      if (r.rows.length < batchSize) return;
+    }
   }
 
   async count(): Promise<number> {
