@@ -6,7 +6,7 @@ import { validateMetadata } from './schema.js';
 import { ingestFiles, indexFolder, type IndexOptions, type IndexReport } from './ingest/folder.js';
 import { addUploads, type AddImageInput, type AddImagesOptions, type AddImagesResult } from './ingest/uploads.js';
 import type { UploadStorage } from './ingest/upload-storage.js';
-import { searchCollection, type Query, type SearchOptions } from './search/search.js';
+import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
 import type { CollectionSpec, FileState, Hit, IndexSpec, Item, MetadataSummary, MetadataSummaryOptions, StoreCollection, VectorType } from './store/types.js';
 
@@ -127,7 +127,11 @@ export class Collection {
     });
   }
 
-  async search(query: Query, opts: SearchOptions = {}): Promise<Hit[]> {
+  /**
+   * Search with one term (image, text, id, vector; an image or id may carry a `crop`) or a compositional query
+   * (`{positive, negative, strategy}`). With `collapse`, near-duplicates fold into the best-ranked hit.
+   */
+  async search(query: Query, opts: SearchOptions = {}): Promise<SearchHit[]> {
     return searchCollection(this.#store, () => this.embedder(), query, opts);
   }
 

@@ -10,7 +10,8 @@ export type {
   IndexCheckResult,
 } from './lookalike.js';
 export type { IndexOptions, IndexReport, IndexProgress, IndexFailure } from './ingest/folder.js';
-export type { Query, SearchOptions } from './search/search.js';
+export type { CompositeQuery, Crop, FoldedHit, Query, QueryTerm, SearchHit, SearchOptions, Strategy } from './search/search.js';
+export { MAX_TERMS } from './search/search.js';
 export { resolveConfig, defaultConfig, type Config } from './config.js';
 export { LookalikeError, createError, isLookalikeError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { loadEmbedder, loadEmbedderForSpec, listModels, assertCompatible, type EmbedderOptions } from './embed/registry.js';
