@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
+import fs from 'node:fs';
 import path from 'node:path';
-import type { Query } from '../../search/search.js';
+import type { Crop } from '../../image/crop.js';
+import type { Query, QueryTerm, Strategy } from '../../search/search.js';
 import {
   collect,
   finiteNumber,
   inferenceOptions,
+  integerIn,
   nonEmpty,
   parseWhere,
   positiveInt,
@@ -18,10 +21,17 @@ import { Output, UsageError } from '../output.js';
 import { withCollection } from '../shared.js';
 
 interface SearchCliOpts extends StoreOpts, InferenceOpts {
-  readonly image?: string;
-  readonly text?: string;
-  readonly id?: string;
+  readonly image: string[];
+  readonly text: string[];
+  readonly id: string[];
+  readonly unlikeImage: string[];
+  readonly unlikeText: string[];
+  readonly unlikeId: string[];
+  readonly strategy: Strategy;
+  readonly crop?: Crop;
+  readonly collapse?: number;
   readonly k: number;
+  readonly offset: number;
   readonly minScore?: number;
   readonly where: string[];
   readonly model?: string;
@@ -29,42 +39,129 @@ interface SearchCliOpts extends StoreOpts, InferenceOpts {
   readonly nprobe?: number;
 }
 
+type Kind = 'image' | 'text' | 'id';
+
+/** `value` or `value:weight` (the last `:` followed by a number; anything else stays part of the value). */
+export function splitWeight(raw: string, flag: string): { value: string; weight?: number } {
+  const m = /^(.*):([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)$/i.exec(raw);
+  if (!m || m[1] === '') return { value: raw };
+  const weight = Number(m[2]);
+  if (weight === 0) throw new UsageError(`${flag} "${raw}": a weight must not be 0.`);
+  return { value: m[1]!, weight };
+}
+
+const term = (kind: Kind, raw: string, flag: string, sign: 1 | -1): QueryTerm => {
+  const { value, weight } = splitWeight(raw, flag);
+  const w = sign * (weight ?? 1);
+  const base = kind === 'image' ? { image: value } : kind === 'text' ? { text: value } : { id: value };
+  return w === 1 ? base : { ...base, weight: w };
+};
+
+/**
+ * rclip-style terms: `photo.jpg + "in red:0.5" - blurry`. A term that names an existing file is an image, `id:X` is
+ * an item id, anything else is a text; `+` / `-` before a term puts it on that side (default `+`).
+ */
+export function parseTermWords(words: readonly string[]): QueryTerm[] {
+  const out: QueryTerm[] = [];
+  let sign: 1 | -1 = 1;
+  for (const w of words) {
+    if (w === '+' || w === '-') {
+      sign = w === '+' ? 1 : -1;
+      continue;
+    }
+    const { value } = splitWeight(w, 'query term');
+    const kind: Kind = value.startsWith('id:') ? 'id' : fs.existsSync(value) && fs.statSync(value).isFile() ? 'image' : 'text';
+    out.push(term(kind, kind === 'id' ? w.slice(3) : w, 'query term', sign));
+    sign = 1;
+  }
+  return out;
+}
+
+function parseCrop(v: string): Crop {
+  const parts = v.split(',').map((x) => Number(x.trim()));
+  if (parts.length !== 4 || parts.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`--crop must be x,y,w,h (pixels, or fractions of the image when all are at most 1), e.g. 0.25,0.25,0.5,0.5 (got "${v}").`);
+  }
+  const [x, y, w, h] = parts as [number, number, number, number];
+  return { x, y, w, h };
+}
+
 export function registerSearch(program: Command): void {
-  const cmd = program.command('search').description('find the most similar images in a collection');
+  const cmd = program
+    .command('search')
+    .description('find the most similar images in a collection (one query, or several terms: more like these, less like those)')
+    .argument('[terms...]', 'rclip-style terms: an image file, id:ID or a text, each optionally :weight, separated by + or - (e.g. photo.jpg + "in red:0.5" - blurry)');
   storeOptions(cmd)
-    .option('--image <file>', 'query image file (inside the collection or not)', nonEmpty('--image'))
-    .option('--text <text>', 'text query (CLIP-family models only)', nonEmpty('--text'))
-    .option('--id <id>', 'id of an indexed image ("more like this"; the image itself is excluded)', nonEmpty('--id'))
+    .option('--image <file[:w]>', 'query image file, optionally with a weight (repeatable)', collect('--image'), [])
+    .option('--text <text[:w]>', 'text query (CLIP-family models; repeatable)', collect('--text'), [])
+    .option('--id <id[:w]>', 'id of an indexed image ("more like this"; it is excluded; repeatable)', collect('--id'), [])
+    .option('--unlike-image <file[:w]>', 'less like this image (repeatable)', collect('--unlike-image'), [])
+    .option('--unlike-text <text[:w]>', 'less like this text (repeatable)', collect('--unlike-text'), [])
+    .option('--unlike-id <id[:w]>', 'less like this indexed image (repeatable)', collect('--unlike-id'), [])
+    .option('--strategy <name>', 'how several terms combine: average (weighted mean vector) or best-score (best match to a positive, penalised near a negative)', (v: string) => {
+      if (v !== 'average' && v !== 'best-score') throw new UsageError(`--strategy must be average or best-score (got "${v}").`);
+      return v;
+    }, 'average')
+    .option('--crop <x,y,w,h>', 'search with this region of the (one) --image or --id (pixels, or fractions when all ≤ 1)', parseCrop)
+    .option('--collapse <similarity>', 'fold near-duplicates: hits at least this similar to a better-ranked hit are folded into it (e.g. 0.97)', finiteNumber('--collapse'))
     .option('-k, --k <n>', 'number of results', positiveInt('-k'), 10)
+    .option('--offset <n>', 'skip this many of the best results (paging)', integerIn('--offset', 0), 0)
     .option('--min-score <x>', 'drop results scoring below this', finiteNumber('--min-score'))
     .option('--where <key=value>', 'metadata filter (repeatable; all must match)', collect('--where'), [])
     .option('-m, --model <model>', 'check the collection was built with this model', nonEmpty('--model'));
-  inferenceOptions(queryKnobOptions(cmd)).action(async (o: SearchCliOpts) => {
+  inferenceOptions(queryKnobOptions(cmd)).action(async (words: string[], o: SearchCliOpts) => {
     const out = new Output(o.json === true);
-    const query = queryFrom(o);
+    const query = queryFrom(words, o);
     const where = parseWhere(o.where);
     const hits = await withCollection(o, async (col) => {
       if (o.model) await col.useModel(o.model);
       return col.search(query, {
         k: o.k,
+        ...(o.offset > 0 ? { offset: o.offset } : {}),
         ...(o.minScore !== undefined ? { minScore: o.minScore } : {}),
         ...(where ? { where } : {}),
+        ...(o.collapse !== undefined ? { collapse: o.collapse } : {}),
         ...queryKnobsFrom(o),
       });
     });
-    out.result({ results: hits.map(({ id, path, score, metadata }) => ({ id, path, score, metadata })) }, () => {
-      if (hits.length === 0) return 'no results';
-      const cwd = process.cwd();
-      return hits.map((h, i) => {
-        const shown = h.path ? path.relative(cwd, h.path) || h.path : `(id ${h.id})`;
-        return `${String(i + 1).padStart(3)}  ${h.score.toFixed(4)}  ${shown}`;
-      });
-    });
+    out.result(
+      { results: hits.map(({ id, path, score, metadata, folded }) => ({ id, path, score, metadata, ...(folded ? { folded } : {}) })) },
+      () => {
+        if (hits.length === 0) return 'no results';
+        const cwd = process.cwd();
+        return hits.map((h, i) => {
+          const shown = h.path ? path.relative(cwd, h.path) || h.path : `(id ${h.id})`;
+          const more = h.folded?.length ? `  (+${h.folded.length} near-duplicate${h.folded.length === 1 ? '' : 's'})` : '';
+          return `${String(i + 1 + o.offset).padStart(3)}  ${h.score.toFixed(4)}  ${shown}${more}`;
+        });
+      },
+    );
   });
 }
 
-function queryFrom(o: SearchCliOpts): Query {
-  const given = [o.image, o.text, o.id].filter((x) => x !== undefined).length;
-  if (given !== 1) throw new UsageError('give exactly one of --image, --text or --id.');
-  return o.image !== undefined ? { image: o.image } : o.text !== undefined ? { text: o.text } : { id: o.id! };
+function queryFrom(words: readonly string[], o: SearchCliOpts): Query {
+  const positive: QueryTerm[] = [
+    ...o.image.map((v) => term('image', v, '--image', 1)),
+    ...o.text.map((v) => term('text', v, '--text', 1)),
+    ...o.id.map((v) => term('id', v, '--id', 1)),
+  ];
+  const negative: QueryTerm[] = [
+    ...o.unlikeImage.map((v) => term('image', v, '--unlike-image', 1)),
+    ...o.unlikeText.map((v) => term('text', v, '--unlike-text', 1)),
+    ...o.unlikeId.map((v) => term('id', v, '--unlike-id', 1)),
+  ];
+  positive.push(...parseTermWords(words));
+  if (positive.length + negative.length === 0) {
+    throw new UsageError('give a query: --image FILE, --text TEXT or --id ID (repeatable, with --unlike-… for negatives), or terms like: photo.jpg + "in red" - blurry');
+  }
+  if (o.crop) {
+    const regional = positive.filter((t) => 'image' in t || 'id' in t);
+    if (regional.length !== 1 || negative.some((t) => 'image' in t || 'id' in t)) {
+      throw new UsageError('--crop needs exactly one image or id term (--image FILE or --id ID) to take the region from.');
+    }
+    const i = positive.indexOf(regional[0]!);
+    positive[i] = { ...regional[0]!, crop: o.crop } as QueryTerm;
+  }
+  if (positive.length === 1 && negative.length === 0 && o.strategy === 'average') return positive[0]!;
+  return { positive, negative, strategy: o.strategy };
 }
