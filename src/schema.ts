@@ -164,6 +164,11 @@ export const HitSchema = z.object({
 });
 export type HitT = z.infer<typeof HitSchema>;
 
+/** A search hit; with `collapse`, the near-duplicates folded into it. */
+export const SearchHitSchema = HitSchema.extend({
+  folded: z.array(z.object({ id: z.string(), path: z.string().nullable(), score: z.number() })).optional(),
+});
+
 export const ItemSchema = z.object({
   id: z.string(),
   path: z.string().nullable(),
@@ -219,7 +224,7 @@ export const AddResponseSchema = z.object({
 });
 export type AddResponse = z.infer<typeof AddResponseSchema>;
 
-export const SearchResponseSchema = z.object({ results: z.array(HitSchema) });
+export const SearchResponseSchema = z.object({ results: z.array(SearchHitSchema) });
 
 export const EmbedResponseSchema = z.object({
   collection: z.string(),
@@ -274,11 +279,39 @@ export const CreateCollectionBodySchema = z
   .strict();
 export type CreateCollectionBody = z.infer<typeof CreateCollectionBodySchema>;
 
+/** A region of a query image: pixels, or fractions of the image when all four are at most 1. */
+export const CropSchema = z.object({ x: z.number().min(0), y: z.number().min(0), w: z.number().gt(0), h: z.number().gt(0) }).strict();
+
+/** One term of a compositional query: exactly one of text, id, vector (the HTTP API adds upload), and a weight. */
+export const SearchTermSchema = z
+  .object({
+    text: z.string().min(1).max(2000).optional(),
+    id: z.string().min(1).max(256).optional(),
+    vector: z.array(z.number()).min(1).max(65536).optional(),
+    /** Default 1; a negative weight counts the term on the other side. */
+    weight: z.number().optional(),
+    /** id (and upload) terms: search with this region of the image. */
+    crop: CropSchema.optional(),
+  })
+  .strict();
+
+const MAX_QUERY_TERMS = 32;
+
 export const SearchBodySchema = z
   .object({
     text: z.string().min(1).max(2000).optional(),
     id: z.string().min(1).max(256).optional(),
     vector: z.array(z.number()).min(1).max(65536).optional(),
+    /** With id (or upload): search with this region of the image. */
+    crop: CropSchema.optional(),
+    /** Compositional query: more like these… */
+    positive: z.array(SearchTermSchema).min(1).max(MAX_QUERY_TERMS).optional(),
+    /** …less like those (with positive). */
+    negative: z.array(SearchTermSchema).max(MAX_QUERY_TERMS).optional(),
+    /** How positive and negative terms combine (default average). */
+    strategy: z.enum(['average', 'best-score']).optional(),
+    /** Fold hits at least this similar to a better-ranked hit into it (e.g. 0.97). */
+    collapse: z.number().optional(),
     k: z.number().int().optional(),
     minScore: z.number().optional(),
     where: WhereSchema.optional(),

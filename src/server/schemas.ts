@@ -47,7 +47,13 @@ export const QUERY_IMAGE_HASH = /^[0-9a-f]{20}$/u;
 const QueryImageHashSchema = z.string().regex(QUERY_IMAGE_HASH, 'an uploaded query image is named by 20 lower-case hex digits');
 
 /** A search request over HTTP: the library's, plus `offset` (paging) and `upload` (search again with an uploaded image). */
+/** An HTTP query term may also be a query image uploaded earlier (`upload`: the name a multipart search answered with). */
+export const HttpSearchTermSchema = S.SearchTermSchema.extend({ upload: QueryImageHashSchema.optional() }).strict();
+export type HttpSearchTerm = z.infer<typeof HttpSearchTermSchema>;
+
 export const HttpSearchBodySchema = S.SearchBodySchema.extend({
+  positive: z.array(HttpSearchTermSchema).min(1).max(32).optional(),
+  negative: z.array(HttpSearchTermSchema).max(32).optional(),
   /** Skip this many of the best results (paging); `offset + k` is at most the server's largest k. */
   offset: z.number().int().optional(),
   /** Search with a query image uploaded earlier (the `upload` of a multipart search's response). */

@@ -6,9 +6,11 @@
 import type { FastifyInstance } from 'fastify';
 import { createError } from '../errors.js';
 import { validateWhere, type Where } from '../schema.js';
-import type { Query } from '../search/search.js';
+import type { Crop } from '../image/crop.js';
+import type { Query, QueryTerm } from '../search/search.js';
 import { securityOf, type ServerContext } from './context.js';
-import { numberField, readMultipart, whereField } from './multipart.js';
+import { jsonField, numberField, readMultipart, whereField } from './multipart.js';
+import { CropSchema } from '../schema.js';
 import { queryImageGone } from './query-images.js';
 import * as S from './schemas.js';
 
@@ -17,6 +19,23 @@ interface Paging {
   offset: number | undefined;
   minScore: number | undefined;
   where: Where | undefined;
+  collapse: number | undefined;
+}
+
+/** A multipart `crop` field: JSON `{"x":…,"y":…,"w":…,"h":…}` or `x,y,w,h`. */
+function cropField(v: string | undefined): Crop | undefined {
+  if (v === undefined || v === '') return undefined;
+  const parts = v.trim().startsWith('{') ? undefined : v.split(',').map(Number);
+  if (parts) {
+    if (parts.length === 4 && parts.every(Number.isFinite)) return { x: parts[0]!, y: parts[1]!, w: parts[2]!, h: parts[3]! };
+  } else {
+    const parsed = jsonField(v, 'crop', 'INVALID_ARGUMENT');
+    const r = CropSchema.safeParse(parsed);
+    if (r.success) return r.data;
+  }
+  throw createError('INVALID_ARGUMENT', `crop must be x,y,w,h or {"x","y","w","h"} (pixels, or fractions when all are at most 1); got "${v.slice(0, 60)}".`, {
+    field: 'crop',
+  });
 }
 
 export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
@@ -44,7 +63,9 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
       config: { access: 'read' },
       schema: {
         summary:
-          'Search by uploaded image (multipart: image, k, offset, minScore, where), or JSON {text | id | vector | upload, k, offset, minScore, where}. ' +
+          'Search by uploaded image (multipart: image, crop, k, offset, minScore, where, collapse), or JSON {text | id | vector | upload, crop, k, offset, minScore, where, collapse}, ' +
+          'or a compositional query: JSON {positive: [terms], negative: [terms], strategy: "average" | "best-score"}, each term one of {text | id | vector | upload} ' +
+          'with an optional weight (negative = less like this) and crop (id and upload terms). ' +
           `k results from rank offset + 1 (paging); offset + k is at most ${maxK}. A multipart search answers with "upload", the name of ` +
           'the uploaded image, which the server keeps for a while: search again with {"upload": name}.',
         params: S.NameParams,
@@ -64,9 +85,31 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
             ...(page.offset > 0 ? { offset: page.offset } : {}),
             ...(p.minScore !== undefined ? { minScore: p.minScore } : {}),
             ...(p.where ? { where: p.where } : {}),
+            ...(p.collapse !== undefined ? { collapse: p.collapse } : {}),
           }),
         );
-        return { results: hits.map((h) => ({ id: h.id, path: h.path, score: h.score, metadata: h.metadata })) };
+        return {
+          results: hits.map((h) => ({ id: h.id, path: h.path, score: h.score, metadata: h.metadata, ...(h.folded ? { folded: h.folded } : {}) })),
+        };
+      };
+      /** An HTTP term as a library term: an `upload` becomes the kept query image's bytes. */
+      const toTerm = (t: S.HttpSearchTerm): QueryTerm => {
+        const weight = t.weight !== undefined ? { weight: t.weight } : {};
+        const crop = t.crop ? { crop: t.crop } : {};
+        const kinds = (['text', 'id', 'vector', 'upload'] as const).filter((f) => t[f] !== undefined);
+        if (kinds.length !== 1) {
+          throw createError('INVALID_ARGUMENT', `A query term needs exactly one of "text", "id", "vector" or "upload" (got ${kinds.join(' and ') || 'none'}).`, {
+            field: 'positive',
+          });
+        }
+        if (t.upload !== undefined) {
+          const bytes = ctx.queryImages.get(t.upload);
+          if (!bytes) throw queryImageGone(ctx.queryImages, t.upload);
+          return { image: bytes, ...crop, ...weight };
+        }
+        if (t.text !== undefined) return { text: t.text, ...weight };
+        if (t.id !== undefined) return { id: t.id, ...crop, ...weight };
+        return { vector: t.vector!, ...weight };
       };
 
       if (req.isMultipart()) {
@@ -79,27 +122,55 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
             offset: numberField(fields.offset, 'offset'),
             minScore: numberField(fields.minScore, 'minScore'),
             where: whereField(fields.where),
+            collapse: numberField(fields.collapse, 'collapse'),
           };
           checkPage(paging.k, paging.offset); // before the image is embedded
-          const found = await run({ image: bytes }, paging);
+          const crop = cropField(fields.crop);
+          const found = await run({ image: bytes, ...(crop ? { crop } : {}) }, paging);
           return { ...found, upload: ctx.queryImages.put(bytes) }; // kept only once it is known to be a usable image
         });
       }
       const b = req.body ?? {};
-      const given = (['text', 'id', 'vector', 'upload'] as const).filter((f) => b[f] !== undefined);
+      const given = (['text', 'id', 'vector', 'upload', 'positive'] as const).filter((f) => b[f] !== undefined);
       if (given.length !== 1) {
-        throw createError('INVALID_ARGUMENT', 'Give exactly one of "text", "id", "vector" or "upload" (or upload an image as multipart).');
+        throw createError(
+          'INVALID_ARGUMENT',
+          'Give exactly one of "text", "id", "vector", "upload" or "positive" (a list of query terms), or upload an image as multipart.',
+        );
       }
-      const paging: Paging = { k: b.k, offset: b.offset, minScore: b.minScore, where: b.where === undefined ? undefined : validateWhere(b.where) };
+      if (b.positive === undefined && (b.negative !== undefined || b.strategy !== undefined)) {
+        throw createError('INVALID_ARGUMENT', '"negative" and "strategy" go with "positive" (a compositional query).', { field: 'negative' });
+      }
+      if (b.crop !== undefined && b.id === undefined && b.upload === undefined) {
+        throw createError('INVALID_ARGUMENT', '"crop" goes with "id" or "upload" (or inside a term of "positive"/"negative").', { field: 'crop' });
+      }
+      const paging: Paging = {
+        k: b.k,
+        offset: b.offset,
+        minScore: b.minScore,
+        where: b.where === undefined ? undefined : validateWhere(b.where),
+        collapse: b.collapse,
+      };
       checkPage(paging.k, paging.offset);
+      const crop = b.crop ? { crop: b.crop } : {};
+      if (b.positive !== undefined) {
+        const terms = [...b.positive, ...(b.negative ?? [])];
+        const query: Query = { positive: b.positive.map(toTerm), negative: (b.negative ?? []).map(toTerm), ...(b.strategy ? { strategy: b.strategy } : {}) };
+        const embeds = terms.some((t) => t.text !== undefined || t.upload !== undefined || t.crop !== undefined);
+        return embeds ? ctx.heavy(req, reply, () => run(query, paging)) : run(query, paging);
+      }
       if (b.upload !== undefined) {
         const bytes = ctx.queryImages.get(b.upload);
         if (!bytes) throw queryImageGone(ctx.queryImages, b.upload);
-        return ctx.heavy(req, reply, async () => ({ ...(await run({ image: bytes }, paging)), upload: b.upload }));
+        return ctx.heavy(req, reply, async () => ({ ...(await run({ image: bytes, ...crop }, paging)), upload: b.upload }));
       }
       if (b.text !== undefined) {
         const text = b.text;
         return ctx.heavy(req, reply, () => run({ text }, paging));
+      }
+      if (b.id !== undefined && b.crop) {
+        const id = b.id;
+        return ctx.heavy(req, reply, () => run({ id, ...crop }, paging));
       }
       return run(b.id !== undefined ? { id: b.id } : { vector: b.vector! }, paging);
     },
