@@ -5,6 +5,7 @@ import { walkImages } from '../ingest/walk.js';
 import { checkDir, checkEmbeddings, isInside, withCollection, type AtK, type EvalCommon, type EvalFailure } from './common.js';
 import { folderLabel, matchLabels, readLabelCsv, type CsvLabels } from './labels.js';
 import { averagePrecision, expectedAveragePrecision, expectedPrecisionAt, mean, precisionAt, tiedAtCutoff } from './metrics.js';
+import { FeedbackMeter, type FeedbackOptions, type FeedbackResult } from './feedback.js';
 import { breakTies, groupsOf } from './ties.js';
 
 export type { AtK, EvalCommon, EvalFailure, EvalProgress } from './common.js';
@@ -21,6 +22,8 @@ export interface RetrievalEvalOptions extends EvalCommon {
   /** Return the top `sampleK` results of this many sample queries (one per label, for reports). */
   readonly samples?: number;
   readonly sampleK?: number;
+  /** Also measure relevance feedback (simulated user, residual collection): see `FeedbackOptions`. */
+  readonly feedback?: FeedbackOptions;
 }
 
 export interface SampleQuery {
@@ -62,6 +65,8 @@ export interface RetrievalEvalResult {
   readonly failed: number;
   readonly failures: EvalFailure[];
   readonly samples: SampleQuery[];
+  /** With `feedback`: the first page, the next page without feedback, and the next page after feedback. */
+  readonly feedback?: FeedbackResult;
 }
 
 const DISTRACTOR = Symbol('distractor');
@@ -166,6 +171,7 @@ export async function evaluateRetrieval(opts: RetrievalEvalOptions): Promise<Ret
     const eap10: number[] = [];
     const eap: number[] = [];
     const k = Math.max(1, allFiles.length - 1);
+    const feedback = opts.feedback ? new FeedbackMeter(opts.feedback) : undefined;
     for (const [i, [id, label]] of queries.entries()) {
       const found = (await col.search({ id }, { k, includeMetadata: false })).filter((h) => !bad.has(h.id));
       const { ranked: hits, groupSizes } = breakTies(found, (h) => keys.get(h.id)!, keys.get(id)!, (h) => h.path ?? '');
@@ -176,6 +182,9 @@ export async function evaluateRetrieval(opts: RetrievalEvalOptions): Promise<Ret
         p[c].push(precisionAt(relevant, Number(c)));
         ep[c].push(expectedPrecisionAt(groups, Number(c)));
         if (tiedAtCutoff(groups, Number(c))) tied[c]++;
+      }
+      if (feedback) {
+        await feedback.measure(col, id, hits.map((h) => h.id), (x) => labels.get(x) === label, total);
       }
       ap10.push(averagePrecision(relevant, total, 10));
       ap.push(averagePrecision(relevant, total));
@@ -212,6 +221,7 @@ export async function evaluateRetrieval(opts: RetrievalEvalOptions): Promise<Ret
       failed: failures.length,
       failures,
       samples,
+      ...(feedback ? { feedback: feedback.result() } : {}),
     };
   });
 }

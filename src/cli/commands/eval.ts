@@ -1,6 +1,22 @@
 import type { Command } from 'commander';
-import { evalArgsFrom, evalOptions, nonEmpty, type EvalOpts } from '../options.js';
-import { Output } from '../output.js';
+import type { Strategy } from '../../search/search.js';
+import { evalArgsFrom, evalOptions, integerIn, nonEmpty, type EvalOpts } from '../options.js';
+import { Output, UsageError } from '../output.js';
+
+interface FeedbackCliOpts {
+  readonly feedbackRounds?: number;
+  readonly feedbackK: number;
+  readonly feedbackStrategy: 'average' | 'best-score' | 'both';
+  readonly feedbackWeights?: { alpha: number; beta: number; gamma: number };
+}
+
+function parseWeights(v: string): { alpha: number; beta: number; gamma: number } {
+  const parts = v.split(',').map(Number);
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x) || x < 0)) {
+    throw new UsageError(`--feedback-weights must be α,β,γ (three numbers ≥ 0, e.g. 1,3,2; got "${v}").`);
+  }
+  return { alpha: parts[0]!, beta: parts[1]!, gamma: parts[2]! };
+}
 
 /** An evaluation result for `--json`: every field the library reports (new ones included) but the sample queries. */
 export function withoutSamples<T extends object>(r: T): Omit<T, 'samples'> {
@@ -13,15 +29,29 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('measure retrieval quality of a model on a labelled folder (leave-one-out P@k, mAP)')
     .argument('<dir>', 'labelled image folder (labels = folder names unless --labels)')
-    .requiredOption('-m, --model <model>', 'embedder to evaluate', nonEmpty('--model'));
-  evalOptions(cmd).action(async (dir: string, o: EvalOpts & { model: string }) => {
+    .requiredOption('-m, --model <model>', 'embedder to evaluate', nonEmpty('--model'))
+    .option('--feedback-rounds <n>', 'also measure relevance feedback: rounds of judging a page (simulated user) and asking again', integerIn('--feedback-rounds', 1, 3))
+    .option('--feedback-k <n>', 'page size judged per feedback round', integerIn('--feedback-k', 1, 31), 10)
+    .option('--feedback-strategy <name>', 'average, best-score or both', (v: string) => {
+      if (v !== 'average' && v !== 'best-score' && v !== 'both') throw new UsageError(`--feedback-strategy must be average, best-score or both (got "${v}").`);
+      return v;
+    }, 'both')
+    .option('--feedback-weights <a,b,g>', 'Rocchio weights of the average strategy: query, liked, disliked (default 1,3,2)', parseWeights);
+  evalOptions(cmd).action(async (dir: string, o: EvalOpts & FeedbackCliOpts & { model: string }) => {
     const out = new Output(o.json === true);
     const { evaluateRetrieval } = await import('../../eval/evaluate.js');
     const { formatTable } = await import('../../eval/compare.js');
-    const r = await evaluateRetrieval({ ...evalArgsFrom(dir, o), model: o.model });
+    const { formatFeedbackTable } = await import('../../eval/feedback.js');
+    const strategies: Strategy[] = o.feedbackStrategy === 'both' ? ['average', 'best-score'] : [o.feedbackStrategy];
+    const feedback =
+      o.feedbackRounds !== undefined
+        ? { rounds: o.feedbackRounds, k: o.feedbackK, strategies, ...(o.feedbackWeights ? { weights: o.feedbackWeights } : {}) }
+        : undefined;
+    const r = await evaluateRetrieval({ ...evalArgsFrom(dir, o), model: o.model, ...(feedback ? { feedback } : {}) });
     out.result(withoutSamples(r), () => [
       formatTable([r]),
       `${r.queries} queries over ${r.images} images${r.failed ? `, ${r.failed} images failed to index` : ''}`,
+      ...(r.feedback ? ['', formatFeedbackTable(r.model, r.feedback)] : []),
     ]);
   });
 }
