@@ -8,6 +8,7 @@ import { addUploads, type AddImageInput, type AddImagesOptions, type AddImagesRe
 import type { UploadStorage } from './ingest/upload-storage.js';
 import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
+import { TiledStore } from './store/tiled.js';
 import type { CollectionSpec, FileState, Hit, IndexSpec, Item, MetadataSummary, MetadataSummaryOptions, StoreCollection, VectorType } from './store/types.js';
 
 export type { AddImageInput, AddImagesOptions, AddImagesResult };
@@ -25,6 +26,12 @@ export interface CollectionInfo {
   readonly index: IndexSpec;
   /** Memory the search index uses per vector (vector data only). */
   readonly bytesPerVector: number;
+  /** Tile grids of a tiled collection (region search), or null. */
+  readonly tiles: readonly string[] | null;
+  /** Vectors kept per image: 1, plus one per tile. */
+  readonly vectorsPerImage: number;
+  /** Index memory per image (all its vectors). */
+  readonly bytesPerImage: number;
 }
 
 export interface IndexCheckResult {
@@ -214,6 +221,7 @@ export class Collection {
 
   async info(): Promise<CollectionInfo> {
     const s = this.spec;
+    const per = 1 + (this.#store instanceof TiledStore ? this.#store.boxes.length : 0);
     return {
       collection: s.name,
       count: await this.#store.count(),
@@ -226,6 +234,9 @@ export class Collection {
       createdAt: s.createdAt,
       index: s.index ?? { type: 'flat' },
       bytesPerVector: bytesPerVector(s),
+      tiles: s.tiles?.length ? s.tiles : null,
+      vectorsPerImage: per,
+      bytesPerImage: per * bytesPerVector(s),
     };
   }
 

@@ -9,7 +9,8 @@ import { walkImages } from './ingest/walk.js';
 import { UploadStorage } from './ingest/upload-storage.js';
 import { checkCapabilities, validateCollectionName, withIndexDefaults } from './store/spec.js';
 import { openStore } from './store/registry.js';
-import type { BrokenCollection, CollectionSpec, IndexSpec, StoreCapabilities, VectorStore, VectorType } from './store/types.js';
+import { isTilesCollection, parseTiles, TiledStore, tilesCollectionName } from './store/tiled.js';
+import type { BrokenCollection, CollectionSpec, IndexSpec, StoreCapabilities, StoreCollection, VectorStore, VectorType } from './store/types.js';
 
 export { Collection };
 export type { CollectionInfo, IndexCheckResult, AddImageInput, AddImagesOptions, AddImagesResult } from './collection.js';
@@ -23,6 +24,11 @@ export interface CreateCollectionOptions extends EmbedderOptions {
   readonly index?: IndexSpec | { readonly type: IndexSpec['type'] };
   /** How the index holds vectors in memory (default float32); float16/int8 re-score with float32. */
   readonly vectorType?: VectorType;
+  /**
+   * Tile grids for region search (e.g. `["3x3@0.5"]`, `["2x2", "3x3"]`): each image also gets one vector per tile,
+   * and an item scores by its best vector. Costs one more embedding and vector per tile. See `parseTiles`.
+   */
+  readonly tiles?: readonly string[];
 }
 
 export interface OpenOptions {
@@ -80,7 +86,7 @@ export class LookalikeDatabase {
 
   /** The readable collections, by name. A collection whose stored definition is damaged is left out (see `listBrokenCollections`). */
   async listCollections(): Promise<CollectionSpec[]> {
-    return (await this.#store.listCollections()).collections;
+    return (await this.#store.listCollections()).collections.filter((c) => !isTilesCollection(c.name));
   }
 
   /** Collections whose stored definition cannot be read; they can still be dropped. */
@@ -94,12 +100,23 @@ export class LookalikeDatabase {
 
   /** Open an existing collection. Its embedder is loaded on first use, from the spec it was built with. */
   async openCollection(name: string): Promise<Collection> {
-    return new Collection(await this.#store.getCollection(name), this.config, this.#uploads);
+    return new Collection(await this.#withTiles(await this.#store.getCollection(name)), this.config, this.#uploads);
+  }
+
+  /** A tiled collection: the collection and its tiles as one (the tiles' collection is created when missing). */
+  async #withTiles(sc: StoreCollection): Promise<StoreCollection> {
+    const grids = sc.spec.tiles;
+    if (!grids?.length) return sc;
+    const name = tilesCollectionName(sc.spec.name);
+    const { name: _n, createdAt: _c, uid: _u, tiles: _t, ...rest } = sc.spec;
+    const tiles = (await this.#store.hasCollection(name)) ? await this.#store.getCollection(name) : await this.#store.createCollection({ ...rest, name });
+    return new TiledStore(sc, tiles, parseTiles(grids));
   }
 
   /** Create a collection for `model` (loads the model to learn its dimension). */
   async createCollection(name: string, opts: CreateCollectionOptions): Promise<Collection> {
     validateCollectionName(name);
+    if (opts.tiles?.length) parseTiles(opts.tiles);
     const vectorType = opts.vectorType ?? 'float32';
     const index = withIndexDefaults(opts.index ?? { type: 'flat' });
     checkCapabilities(this.#store.capabilities, index, vectorType);
@@ -116,8 +133,9 @@ export class LookalikeDatabase {
         metric: 'cosine',
         vectorType,
         index,
+        ...(opts.tiles?.length ? { tiles: [...opts.tiles] } : {}),
       });
-      return new Collection(sc, this.config, this.#uploads, embedder);
+      return new Collection(await this.#withTiles(sc), this.config, this.#uploads, embedder);
     } catch (e) {
       await embedder.dispose();
       throw e;
@@ -145,6 +163,7 @@ export class LookalikeDatabase {
       () => undefined,
     );
     const dropped = await this.#store.dropCollection(name);
+    await this.#store.dropCollection(tilesCollectionName(name));
     if (spec) await this.#uploads.dropCollection(spec);
     return dropped;
   }

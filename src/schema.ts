@@ -156,11 +156,15 @@ export function validateWhere(value: unknown, field = 'where'): Where {
 export const CollectionNameSchema = z.string().regex(COLLECTION_NAME, 'collection names are 1-128 letters, digits, "_", "-" or ".", starting with a letter or digit');
 export const ItemIdSchema = z.string().min(1).max(256).regex(/^[^/\\]+$/u, 'ids contain no slashes');
 
+export const TileBoxSchema = z.object({ x: z.number(), y: z.number(), w: z.number(), h: z.number() });
+
 export const HitSchema = z.object({
   id: z.string(),
   path: z.string().nullable(),
   score: z.number(),
   metadata: StoredMetadataSchema,
+  /** Tiled collections: the tile (fractions of the image) that matched best, when it beat the whole image. */
+  tile: TileBoxSchema.optional(),
 });
 export type HitT = z.infer<typeof HitSchema>;
 
@@ -194,6 +198,12 @@ export const CollectionInfoSchema = z.object({
   createdAt: z.string(),
   index: IndexSpecSchema,
   bytesPerVector: z.number().int(),
+  /** Tile grids of a tiled collection (region search), or null. */
+  tiles: z.array(z.string()).readonly().nullable(),
+  /** Vectors kept per image: 1, plus the tiles. */
+  vectorsPerImage: z.number().int(),
+  /** Index memory per image (all its vectors). */
+  bytesPerImage: z.number().int(),
 });
 export type CollectionInfoT = z.infer<typeof CollectionInfoSchema>;
 
@@ -275,6 +285,8 @@ export const CreateCollectionBodySchema = z
     /** Search index; missing parameters take the library's defaults. */
     index: IndexRequestSchema.optional(),
     vectorType: VectorTypeSchema.optional(),
+    /** Tile grids for region search, e.g. ["3x3@0.5"]. */
+    tiles: z.array(z.string().max(20)).max(4).optional(),
   })
   .strict();
 export type CreateCollectionBody = z.infer<typeof CreateCollectionBodySchema>;

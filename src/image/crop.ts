@@ -1,5 +1,6 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { createError, reasonOf } from '../errors.js';
+import type { DecodedImage } from './decode.js';
 
 /**
  * A region of an image: `x`, `y` (top-left corner), `w`, `h`. In pixels of the image as displayed (EXIF orientation
@@ -70,4 +71,23 @@ export async function cropImage(bytes: Uint8Array, crop: Crop, source = 'image')
     .png({ compressionLevel: 1 })
     .toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/**
+ * The regions `boxes` (fractions of the image) of an encoded image as decoded RGB pixels, ready for
+ * `Embedder.prepareImage`: decoded once (EXIF orientation applied), each region cut from the pixels.
+ */
+export async function regionsOf(bytes: Uint8Array, boxes: readonly Crop[]): Promise<DecodedImage[]> {
+  const { data, info } = await sharp(bytes, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { width, height } = info;
+  return Promise.all(
+    boxes.map(async (b) => {
+      const left = Math.min(width - 1, Math.round(b.x * width));
+      const top = Math.min(height - 1, Math.round(b.y * height));
+      const w = Math.max(1, Math.min(width - left, Math.round(b.w * width)));
+      const h = Math.max(1, Math.min(height - top, Math.round(b.h * height)));
+      const out = await sharp(data, { raw: { width, height, channels: 3 } }).extract({ left, top, width: w, height: h }).raw().toBuffer();
+      return { data: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), width: w, height: h, channels: 3 as const };
+    }),
+  );
 }

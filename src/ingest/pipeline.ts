@@ -4,7 +4,9 @@
  */
 import type { Embedder, PreparedImage } from '../embed/types.js';
 import { createError, reasonOf } from '../errors.js';
+import { regionsOf } from '../image/crop.js';
 import { sniffImage, type ImageFacts } from '../image/sniff.js';
+import { TiledStore } from '../store/tiled.js';
 import type { FileState, ItemInput, Metadata, StoreCollection } from '../store/types.js';
 
 /** The bytes of one source, read (size-limited) and hashed. */
@@ -80,7 +82,7 @@ export interface PipelineResult {
 }
 
 type Prepared =
-  | { kind: 'embed'; i: number; item: Omit<ItemInput, 'vector'>; image: PreparedImage }
+  | { kind: 'embed'; i: number; item: Omit<ItemInput, 'vector'>; image: PreparedImage; tiles: PreparedImage[] }
   | { kind: 'touch'; i: number; id: string; path: string | null; size: number; mtimeMs: number }
   | { kind: 'failed'; i: number; error: string };
 
@@ -101,6 +103,7 @@ export async function runPipeline(
   opts: PipelineOptions,
 ): Promise<PipelineResult> {
   const started = performance.now();
+  const tiled = store instanceof TiledStore ? store : undefined;
   const skipped = opts.skipped ?? 0;
   const failures: IngestFailure[] = [...(opts.failures ?? [])];
   const outcomes: SourceOutcome[] = new Array<SourceOutcome>(sources.length);
@@ -130,11 +133,13 @@ export async function runPipeline(
       }
       const facts = await sniffImage(f.bytes);
       const image = await embedder.prepareImage(f.bytes);
+      const tiles = tiled ? await Promise.all((await regionsOf(f.bytes, tiled.boxes)).map((r) => embedder.prepareImage(r))) : [];
       const path = opts.keep ? await opts.keep(f.bytes, facts, src) : src.path;
       return {
         kind: 'embed',
         i,
         image,
+        tiles,
         item: {
           id: src.id,
           path,
@@ -162,8 +167,11 @@ export async function runPipeline(
     }
     if (batch.length === 0) return;
     let vectors: Float32Array[];
+    const tileVectors: Float32Array[] = [];
     try {
       vectors = await embedder.embedPrepared(batch.map((b) => b.image));
+      const tiles = batch.flatMap((b) => b.tiles);
+      for (let j = 0; j < tiles.length; j += opts.batchSize) tileVectors.push(...(await embedder.embedPrepared(tiles.slice(j, j + opts.batchSize))));
     } catch (e) {
       for (const b of batch) fail(b.i, `embedding failed: ${reasonOf(e)}`);
       return;
@@ -179,6 +187,14 @@ export async function runPipeline(
       items.push({ ...b.item, vector, ...(extra ? { metadata: { ...b.item.metadata, ...extra(vector) } } : {}) });
     });
     if (items.length === 0) return;
+    if (tiled) {
+      // tiles first: a crash before the items are written leaves them to be indexed again, tiles and all
+      const per = tiled.boxes.length;
+      const kept = new Set(items.map((it) => it.id));
+      await tiled.upsertTiles(
+        batch.flatMap((b, j) => (kept.has(b.item.id) ? [{ id: b.item.id, vectors: tileVectors.slice(j * per, (j + 1) * per) }] : [])),
+      );
+    }
     const r = await store.upsert(items);
     counts.added += r.added;
     counts.updated += r.updated;

@@ -72,6 +72,7 @@ export async function collectionsRoutes(app: FastifyInstance, { ctx }: { ctx: Se
         ...(b.pooling ? { pooling: b.pooling } : {}),
         ...(b.index ? { index: b.index } : {}),
         ...(b.vectorType ? { vectorType: b.vectorType } : {}),
+        ...(b.tiles ? { tiles: b.tiles } : {}),
       });
       await collections.forget(c.name);
       collections.set(c);

@@ -89,7 +89,14 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
           }),
         );
         return {
-          results: hits.map((h) => ({ id: h.id, path: h.path, score: h.score, metadata: h.metadata, ...(h.folded ? { folded: h.folded } : {}) })),
+          results: hits.map((h) => ({
+            id: h.id,
+            path: h.path,
+            score: h.score,
+            metadata: h.metadata,
+            ...(h.tile ? { tile: h.tile } : {}),
+            ...(h.folded ? { folded: h.folded } : {}),
+          })),
         };
       };
       /** An HTTP term as a library term: an `upload` becomes the kept query image's bytes. */

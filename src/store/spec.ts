@@ -7,8 +7,13 @@ import { createError } from '../errors.js';
 
 export const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-export function validateCollectionName(name: string): string {
-  if (!COLLECTION_NAME.test(name)) {
+/**
+ * A collection name users may give. Stores also accept the names of companion collections they hold for a
+ * collection (`<name>#tiles`, see store/tiled.ts), which users cannot give.
+ */
+export function validateCollectionName(name: string, { companion = false }: { companion?: boolean } = {}): string {
+  const own = companion && name.endsWith('#tiles') ? name.slice(0, -'#tiles'.length) : name;
+  if (!COLLECTION_NAME.test(own)) {
     throw createError(
       'INVALID_ARGUMENT',
       `Invalid collection name "${name}": use 1-128 letters, digits, "_", "-" or ".", starting with a letter or digit.`,
@@ -69,6 +74,8 @@ export const CollectionSpecSchema = z.object({
   createdAt: z.string(),
   /** Defaults to `{ type: 'flat' }`. */
   index: IndexSpecSchema.optional(),
+  /** Tile grids (e.g. `["3x3@0.5"]`): extra vectors per image for region search (see store/tiled.ts). */
+  tiles: z.array(z.string()).optional(),
 });
 
 /** The library's index parameters when a request leaves them out (the CLI and the server use these too). */

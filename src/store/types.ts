@@ -57,11 +57,21 @@ export interface FileState {
   readonly contentHash: string | null;
 }
 
+/** A region of an image as fractions of its width and height (EXIF orientation applied). */
+export interface TileBox {
+  readonly x: number;
+  readonly y: number;
+  readonly w: number;
+  readonly h: number;
+}
+
 export interface Hit {
   readonly id: string;
   readonly path: string | null;
   readonly score: number;
   readonly metadata: Metadata;
+  /** Tiled collections: the tile that matched best, when it scored above the whole image. */
+  readonly tile?: TileBox;
 }
 
 export interface VectorSearchOptions {

@@ -29,6 +29,7 @@ export interface IndexCliOpts extends StoreOpts, InferenceOpts, IndexOpts {
   readonly pooling?: 'cls' | 'mean';
   readonly progress: boolean;
   readonly queue?: string;
+  readonly tiles?: string[];
 }
 
 export function registerIndex(program: Command): void {
@@ -40,6 +41,9 @@ export function registerIndex(program: Command): void {
     .option('-m, --model <model>', `embedder: a built-in name, a Hugging Face id or a model folder (new collections default to ${DEFAULT_MODEL})`, nonEmpty('--model'))
     .option('--exclude <glob>', 'leave out files matching this glob, relative to <dir> (repeatable)', collect('--exclude'), [])
     .option('--prune', 'remove records of files under <dir> that no longer exist')
+    .option('--tiles <grids>', 'new collections: also keep a vector per tile for region search, e.g. 3x3@0.5 (9 half-size windows) or 2x2,3x3', (v: string) =>
+      v.split(',').map((x) => x.trim()).filter(Boolean),
+    )
     .option('--label-key <key>', "store each image's parent folder name in this metadata field", metadataKey('--label-key'))
     .addOption(new Option('--pooling <how>', 'ViT-style token outputs: CLS token or mean of tokens (new collections)').choices(['cls', 'mean']))
     .option('--no-progress', 'no progress bar')
@@ -115,9 +119,13 @@ async function indexHere(dir: string, o: IndexCliOpts, index: ReturnType<typeof 
       trainingFolder: dir,
       ...(index ? { index } : {}),
       ...(o.vectorType ? { vectorType: o.vectorType } : {}),
+      ...(o.tiles ? { tiles: o.tiles } : {}),
     });
     if (exists && (index || o.vectorType)) {
       out.warn(`--index / --vector-type apply to new collections; use \`lookalike reindex\` to change ${o.collection}'s index.`);
+    }
+    if (exists && o.tiles && JSON.stringify(o.tiles) !== JSON.stringify(col.spec.tiles ?? [])) {
+      out.warn(`--tiles applies to new collections; ${o.collection} keeps ${col.spec.tiles?.length ? col.spec.tiles.join(',') : 'no tiles'}.`);
     }
     const abort = new AbortController();
     let interrupts = 0;

@@ -17,6 +17,9 @@ export function registerInfo(program: Command): void {
       `metric      ${info.metric}`,
       `vectors     ${info.vectorType} in memory, ${info.bytesPerVector} bytes/vector`,
       `index       ${JSON.stringify(info.index)}`,
+      ...(info.tiles
+        ? [`tiles       ${info.tiles.join(',')}: ${info.vectorsPerImage} vectors, ${info.bytesPerImage} bytes per image (index memory)`]
+        : []),
       `created     ${info.createdAt}`,
     ]);
   });

@@ -125,14 +125,15 @@ export function registerSearch(program: Command): void {
       });
     });
     out.result(
-      { results: hits.map(({ id, path, score, metadata, folded }) => ({ id, path, score, metadata, ...(folded ? { folded } : {}) })) },
+      { results: hits.map(({ id, path, score, metadata, tile, folded }) => ({ id, path, score, metadata, ...(tile ? { tile } : {}), ...(folded ? { folded } : {}) })) },
       () => {
         if (hits.length === 0) return 'no results';
         const cwd = process.cwd();
         return hits.map((h, i) => {
           const shown = h.path ? path.relative(cwd, h.path) || h.path : `(id ${h.id})`;
           const more = h.folded?.length ? `  (+${h.folded.length} near-duplicate${h.folded.length === 1 ? '' : 's'})` : '';
-          return `${String(i + 1 + o.offset).padStart(3)}  ${h.score.toFixed(4)}  ${shown}${more}`;
+          const tile = h.tile ? `  [tile ${[h.tile.x, h.tile.y, h.tile.w, h.tile.h].map((v) => +v.toFixed(3)).join(',')}]` : '';
+          return `${String(i + 1 + o.offset).padStart(3)}  ${h.score.toFixed(4)}  ${shown}${tile}${more}`;
         });
       },
     );

@@ -65,7 +65,7 @@ export class EmbeddedStore implements VectorStore {
   }
 
   async createCollection(input: Omit<CollectionSpec, 'createdAt' | 'uid'>): Promise<StoreCollection> {
-    validateCollectionName(input.name);
+    validateCollectionName(input.name, { companion: true });
     checkCapabilities(this.capabilities, input.index ?? { type: 'flat' }, input.vectorType, input.dimension);
     const spec: CollectionSpec = { ...input, uid: randomUUID(), createdAt: new Date().toISOString() };
     try {

@@ -126,7 +126,7 @@ export class PostgresStore implements VectorStore {
   }
 
   async createCollection(input: Omit<CollectionSpec, 'createdAt' | 'uid'>): Promise<StoreCollection> {
-    validateCollectionName(input.name);
+    validateCollectionName(input.name, { companion: true });
     checkCapabilities(this.capabilities, input.index ?? { type: 'flat' }, input.vectorType, input.dimension);
     const spec: CollectionSpec = { ...input, uid: randomUUID(), createdAt: new Date().toISOString() };
     try {
