@@ -39,6 +39,7 @@ describe('concurrency and soak', () => {
     const queries = randomUnitVectors(20, 128, 5).map((v) => v.map(Math.abs)); // histograms are non-negative
     const deleted = new Set<string>();
     let searches = 0;
+    let feedbackSearches = 0;
     let deletesDone = false;
     while (!finished || !deletesDone) {
       const q = queries[searches % queries.length]!;
@@ -49,6 +50,19 @@ describe('concurrency and soak', () => {
         expect(before.has(h.id)).toBe(false);
         const v = await col.vector(h.id);
         if (v) expect(h.score).toBeCloseTo(q.reduce((s, x, i) => s + x * v[i]!, 0), 4);
+      }
+      if (hits.length >= 3) {
+        // relevance feedback while the other process writes: 👍 the best hit, 👎 the last, both strategies (issue 13)
+        const strategy = searches % 2 === 0 ? 'average' : 'best-score';
+        const liked = hits[0]!.id;
+        const disliked = hits[hits.length - 1]!.id;
+        const again = await col.search({ positive: [{ vector: q }, { id: liked }], negative: [{ id: disliked }], strategy }, { k: 10 });
+        feedbackSearches++;
+        expect(again.length).toBeGreaterThan(0);
+        for (const h of again) {
+          expect(before.has(h.id)).toBe(false);
+          expect([liked, disliked]).not.toContain(h.id);
+        }
       }
       const count = await col.count();
       if (!deletesDone && count >= 1000) {
@@ -64,7 +78,8 @@ describe('concurrency and soak', () => {
     }
     expect(await done).toBe(0);
     expect(deletesDone).toBe(true);
-    console.log(`${searches} searches during the ingest`);
+    console.log(`${searches} searches and ${feedbackSearches} feedback searches during the ingest`);
+    expect(feedbackSearches).toBeGreaterThan(0);
     expect(searches).toBeGreaterThan(0); // how many is a throughput figure: bench:http measures that
     // the deleted records stay deleted unless the ingest re-added them after the delete (it may have: same paths)
     await col.close();
