@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { createError } from './errors.js';
+import { checkWhere, type Where } from './search/where.js';
 import { COLLECTION_NAME, IndexSpecSchema, VectorTypeSchema } from './store/spec.js';
 import type { CollectionInfo } from './collection.js';
 import type { Hit, Item, Metadata, MetadataValue } from './store/types.js';
@@ -28,7 +29,8 @@ export const METADATA_LIMITS = {
 } as const;
 
 /** Most conditions in one `where` filter. */
-export const MAX_WHERE_CONDITIONS = 32;
+export { MAX_WHERE_CONDITIONS } from './search/where.js';
+import { MAX_WHERE_CONDITIONS } from './search/where.js';
 
 /**
  * A metadata key (and a `where` key): 1-128 characters, none of them a control character (NUL included), a
@@ -124,29 +126,36 @@ export function validateMetadata(value: unknown, field = 'metadata'): Metadata {
 export const MetadataValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** Metadata equality filter: every key must equal its value. At most 32 conditions, keys as metadata keys. */
-export const WhereSchema = z.record(MetadataKeySchema, MetadataValueSchema).superRefine((v, ctx) => {
-  const n = Object.keys(v).length;
-  if (n > MAX_WHERE_CONDITIONS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_WHERE_CONDITIONS} conditions (got ${n})` });
-});
-export type Where = Readonly<Record<string, MetadataValue>>;
+const RangeBoundSchema = z.union([z.number(), z.string()]);
+/** Operators of one condition (see src/search/where.ts and docs/filters.md). */
+export const WhereOpsSchema = z
+  .object({
+    eq: MetadataValueSchema.optional(),
+    ne: MetadataValueSchema.optional(),
+    gt: RangeBoundSchema.optional(),
+    gte: RangeBoundSchema.optional(),
+    lt: RangeBoundSchema.optional(),
+    lte: RangeBoundSchema.optional(),
+    in: z.array(MetadataValueSchema).optional(),
+    nin: z.array(MetadataValueSchema).optional(),
+    exists: z.boolean().optional(),
+  })
+  .strict();
+export const NearSchema = z.object({ lat: z.number(), lon: z.number(), km: z.number() }).strict();
+/**
+ * A metadata filter: key → value (equality) or key → {eq, ne, gt, gte, lt, lte, in, nin, exists}, all ANDed, plus
+ * `$near: {lat, lon, km}`. Keys and values are checked in full by `validateWhere`.
+ */
+export const WhereSchema = z.record(z.string(), z.union([MetadataValueSchema, WhereOpsSchema, NearSchema]));
+export type { Where } from './search/where.js';
 
 /**
- * Check a `where` filter: a JSON object of at most 32 key → string/number/boolean/null conditions, keys as metadata
- * keys. Throws `INVALID_ARGUMENT` (field `where`) saying which rule failed. Used by the library, the CLI and the server.
+ * Check a `where` filter (see src/search/where.ts): at most 32 conditions, keys as metadata keys, known operators
+ * with values of the right type. Throws `INVALID_ARGUMENT` (field `where`) saying which rule failed. Used by the
+ * library, the CLI and the server.
  */
 export function validateWhere(value: unknown, field = 'where'): Where {
-  const fail = (why: string) => createError('INVALID_ARGUMENT', `${field}: ${why}.`, { field });
-  if (!isPlainObject(value)) throw fail('expected an object of key → value (string, number, boolean or null)');
-  const keys = Object.keys(value);
-  if (keys.length > MAX_WHERE_CONDITIONS) throw fail(`at most ${MAX_WHERE_CONDITIONS} conditions (got ${keys.length})`);
-  for (const k of keys) {
-    const kp = keyProblem(k);
-    if (kp) throw fail(`${kp} (key ${showKey(k)})`);
-    const v = value[k];
-    const ok = v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
-    if (!ok) throw fail(`the value of ${showKey(k)} must be a string, a finite number, a boolean or null`);
-  }
-  return value as Where;
+  return checkWhere(value, field, keyProblem, showKey);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Config } from '../config.js';
 import { isLookalikeError } from '../errors.js';
 import { MetadataKeySchema, validateWhere } from '../schema.js';
+import { whereFromExpressions, type Where } from '../search/where.js';
 import { withIndexDefaults } from '../store/spec.js';
 import type { IndexSpec, MetadataValue, VectorType } from '../store/types.js';
 import { evalProgress, UsageError } from './output.js';
@@ -184,16 +185,11 @@ export function queryKnobsFrom(o: { ef?: number; nprobe?: number }): { ef?: numb
 }
 
 /** `key=value` pairs (all must match), checked by the library's rules for keys and their number. */
-export function parseWhere(pairs: readonly string[]): Record<string, MetadataValue> | undefined {
-  if (pairs.length === 0) return undefined;
-  const out: Record<string, MetadataValue> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--where "${p}": expected key=value.`);
-    out[p.slice(0, eq)] = p.slice(eq + 1);
-  }
+/** `--where` expressions (see `parseWhereExpression`) as one validated filter. */
+export function parseWhere(exprs: readonly string[]): Where | undefined {
   try {
-    return validateWhere(out, '--where');
+    const w = whereFromExpressions(exprs);
+    return w === undefined ? undefined : validateWhere(w, '--where');
   } catch (e) {
     if (isLookalikeError(e)) throw new UsageError(e.message);
     throw e;

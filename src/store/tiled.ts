@@ -5,7 +5,8 @@
  * `StoreCollection`: an item scores by its best vector (global or any tile) and a hit says which tile matched.
  */
 import { createError } from '../errors.js';
-import type { Hit, ItemInput, Metadata, ScannedVector, StoreCollection, TileBox, VectorSearchOptions, Where } from './types.js';
+import { matchesWhere } from '../search/where.js';
+import type { Hit, ItemInput, ScannedVector, StoreCollection, TileBox, VectorSearchOptions } from './types.js';
 
 /** The companion collection holding the tiles of `name` (a name users cannot give: `#` is not allowed in names). */
 export const tilesCollectionName = (name: string): string => `${name}#tiles`;
@@ -52,17 +53,6 @@ function parentOf(tile: string): { parent: string; i: number } | undefined {
   if (at <= 0) return undefined;
   const i = Number(tile.slice(at + SEP.length));
   return Number.isInteger(i) ? { parent: tile.slice(0, at), i } : undefined;
-}
-
-/** Equality filter in memory, with the stores' semantics (values compared as text; null matches JSON null). */
-function matchesWhere(metadata: Metadata, where: Where): boolean {
-  for (const [key, want] of Object.entries(where)) {
-    const v = metadata[key];
-    if (want === null) {
-      if (v !== null) return false;
-    } else if (v === null || v === undefined || typeof v === 'object' || String(v) !== String(want)) return false;
-  }
-  return true;
 }
 
 export class TiledStore implements StoreCollection {

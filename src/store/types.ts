@@ -13,8 +13,9 @@ export type CollectionSpec = z.infer<typeof CollectionSpecSchema>;
 export type StoredEmbedderSpec = z.infer<typeof EmbedderSpecSchema>;
 export type MetadataValue = string | number | boolean | null;
 export type Metadata = Record<string, unknown>;
-/** Metadata equality filter: every key must equal its value (compared as text). */
-export type Where = Readonly<Record<string, MetadataValue>>;
+/** Metadata filter (equality, ranges, in, exists, a geographic radius): see src/search/where.ts. */
+import type { Where } from '../search/where.js';
+export type { Where };
 
 export interface ItemInput {
   /** Stable id, unique within the collection. Upserting an existing id replaces it. */

@@ -21,6 +21,7 @@ import type {
   Where,
 } from '../types.js';
 import { commonFolder, SUMMARY_DEFAULTS, summaryFromRows, type SummaryRow } from '../metadata-summary.js';
+import { sqliteWhere } from '../where-sql.js';
 import { EMBEDDED_CAPABILITIES, write } from './schema.js';
 import { blobToVector, CollectionVectors } from './vectors.js';
 
@@ -372,28 +373,14 @@ export class EmbeddedCollection implements StoreCollection {
   }
 
   /**
-   * Row ids matching a metadata equality filter. Values compare as text (`year=2020` matches 2020 and "2020";
-   * booleans as true/false). Rows whose metadata SQLite cannot parse (e.g. nested past its depth limit) never
-   * match and never fail the search.
+   * Row ids matching a metadata filter (src/search/where.ts, compiled by `sqliteWhere`). Rows whose metadata SQLite
+   * cannot parse (e.g. nested past its depth limit) never match and never fail the search.
    */
   private filter(where: Where): number[] {
-    const clauses: string[] = [];
-    const params: unknown[] = [this.cid];
-    for (const [key, value] of Object.entries(where)) {
-      const jsonPath = `$."${key.replaceAll('"', '""')}"`;
-      if (value === null) {
-        clauses.push(`json_type(metadata, ?) IS 'null'`);
-        params.push(jsonPath);
-      } else {
-        clauses.push(
-          `(CASE json_type(metadata, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(metadata, ?) AS TEXT) END) = ?`,
-        );
-        params.push(jsonPath, jsonPath, String(value));
-      }
-    }
+    const w = sqliteWhere(where);
     return this.db
-      .prepare(`SELECT rid FROM items WHERE cid = ? AND CASE WHEN json_valid(metadata) THEN ${clauses.join(' AND ')} ELSE 0 END`)
+      .prepare(`SELECT rid FROM items WHERE cid = ? AND CASE WHEN json_valid(metadata) THEN ${w.sql} ELSE 0 END`)
       .pluck()
-      .all(...params) as number[];
+      .all(this.cid, ...w.params) as number[];
   }
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createError, LookalikeError, reasonOf } from '../../errors.js';
 import type { StoreCapabilities } from '../spec.js';
 import { loadNative } from '../../util/native.js';
+import { SQLITE_KM_FUNCTION, sqliteKm } from '../where-sql.js';
 
 export const DB_FILE = 'lookalike.sqlite';
 
@@ -153,6 +154,7 @@ export function openDatabaseFile(location: string, create: boolean): Database.Da
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    db.function(SQLITE_KM_FUNCTION, { deterministic: true }, sqliteKm);
     db.exec(TABLES);
   } catch (e) {
     if ((e as { code?: string }).code === 'NATIVE_MODULE_FAILED') throw e;

@@ -3,6 +3,7 @@ import { checkCapabilities, checkVector, CollectionSpecSchema, type StoreCapabil
 import { commonFolder, SUMMARY_DEFAULTS, summaryFromRows, type SummaryRow } from '../metadata-summary.js';
 import type { CollectionSpec, FileState, Hit, IndexSpec, Item, ItemInput, Metadata, StoreCollection, UpsertResult, VectorSearchOptions, VectorType } from '../types.js';
 import type { MetadataSummary, MetadataSummaryOptions, ScannedVector } from '../types.js';
+import { postgresWhere } from '../where-sql.js';
 import { changedError, isUndefinedTable, type RetryingPool } from './pool.js';
 
 export const PG_CAPABILITIES: StoreCapabilities = {
@@ -197,13 +198,11 @@ export class PgCollection implements StoreCollection {
       params.push(opts.excludeIds);
       clauses.push(`id <> ALL($${params.length}::text[])`);
     }
-    for (const [key, value] of Object.entries(opts.where ?? {})) {
-      params.push(key);
-      if (value === null) clauses.push(`jsonb_typeof(metadata -> $${params.length}) = 'null'`);
-      else {
-        params.push(String(value));
-        clauses.push(`metadata ->> $${params.length - 1} = $${params.length}`);
-      }
+    const filtered = opts.where !== undefined && Object.keys(opts.where).length > 0;
+    if (filtered) {
+      const w = postgresWhere(opts.where!, params.length + 1);
+      params.push(...w.params);
+      clauses.push(w.sql);
     }
     const cast = `$1::${columnType(this.spec)}`;
     const sql = `SELECT id, path, ${opts.includeMetadata === false ? `'{}'::jsonb AS metadata` : 'metadata'}, 1 - (vector <=> ${cast}) AS score
@@ -213,7 +212,11 @@ export class PgCollection implements StoreCollection {
     try {
       rows = await this.db.tx(async (client) => {
         if (opts.exact || !index || index.type !== 'hnsw') await client.query('SET LOCAL enable_indexscan = off');
-        else await client.query(`SET LOCAL hnsw.ef_search = ${Math.max(opts.ef ?? index.ef, opts.k + offset)}`);
+        else {
+          await client.query(`SET LOCAL hnsw.ef_search = ${Math.max(opts.ef ?? index.ef, opts.k + offset)}`);
+          // pgvector 0.8: a filtered HNSW scan goes on past ef_search until enough rows pass the filter
+          if (filtered) await client.query(`SET LOCAL hnsw.iterative_scan = strict_order`);
+        }
         return (await client.query<{ id: string; path: string | null; metadata: Metadata; score: number }>(sql, params)).rows;
       });
     } catch (e) {

@@ -150,7 +150,8 @@ export class PostgresStore implements VectorStore {
           updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
         )`);
         await client.query(`CREATE INDEX ON ${table(cid)} (path)`);
-        await client.query(`CREATE INDEX ON ${table(cid)} USING gin (metadata jsonb_path_ops)`);
+        await client.query(`CREATE INDEX ON ${table(cid)} USING gin (metadata jsonb_path_ops)`); // equality / in filters
+        await client.query(`CREATE INDEX ON ${table(cid)} (((metadata ->> 'taken') COLLATE "C"))`); // date-taken ranges
         if (spec.index?.type === 'hnsw') await client.query(hnswDdl(cid, spec, spec.index));
       });
     } catch (e) {
