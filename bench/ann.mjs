@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // npm run bench:ann [-- --only exact|hnsw --sizes 100000,1000000 --dim 512 --queries-ann 1000 --json]
+// npm run bench:ann -- --filters   (filtered HNSW at 50/10/1/0.1% selectivity: see bench/ann-filters.mjs)
 //
 // 1. Exact search at memory speed: lookalike's FlatIndex (WebAssembly SIMD kernel) on synthetic clustered float32
 //    vectors, next to a native memory-bandwidth baseline measured in the same run (TypedArray.prototype.set copying
@@ -33,8 +34,16 @@ const { values } = parseArgs({
     'ef-construction': { type: 'string', default: '200' },
     efs: { type: 'string', default: '10,20,40,80,160' },
     json: { type: 'boolean', default: false },
+    filters: { type: 'boolean', default: false },
+    'filter-size': { type: 'string' },
+    'filter-dim': { type: 'string' },
+    'filter-queries': { type: 'string' },
   },
 });
+if (values.filters) {
+  await import('./ann-filters.mjs'); // filtered HNSW: its own measurement (see that file)
+  process.exit(0);
+}
 const d = Number(values.dim);
 const log = values.json ? () => {} : (...a) => console.error(...a);
 

@@ -135,3 +135,46 @@ for (const [name, location] of BACKENDS) {
     });
   });
 }
+
+for (const [name, location] of BACKENDS) {
+  describe(`filtered HNSW on ${name}`, () => {
+    it('recall@10 ≥ 0.95 against the exact filtered result at 50%, 10%, 1% and 0.1% selectivity', async () => {
+      const store = await openStore(await location());
+      try {
+        const n = 4000;
+        const vecs = randomUnitVectors(n, 16, 21);
+        const c = await store.createCollection({
+          name: 'h',
+          embedder: { ...embedder, dimension: 16 },
+          dimension: 16,
+          metric: 'cosine',
+          vectorType: 'float32',
+          index: { type: 'hnsw', m: 16, efConstruction: 100, ef: 40 },
+        });
+        for (let i = 0; i < n; i += 1000) {
+          await c.upsert(vecs.slice(i, i + 1000).map((vector, j) => ({ id: `v${i + j}`, vector, metadata: { bucket: (i + j) % 1000 } })));
+        }
+        const queries = randomUnitVectors(30, 16, 22);
+        for (const [share, where] of [
+          ['50%', { bucket: { lt: 500 } }],
+          ['10%', { bucket: { lt: 100 } }],
+          ['1%', { bucket: { lt: 10 } }],
+          ['0.1%', { bucket: 7 }],
+        ] as const) {
+          let found = 0;
+          let wanted = 0;
+          for (const q of queries) {
+            const truth = new Set((await c.search(q, { k: 10, where, exact: true, includeMetadata: false })).map((h) => h.id));
+            const got = await c.search(q, { k: 10, where });
+            for (const h of got) expect(matchesWhere(h.metadata, where), `${h.id} ${JSON.stringify(h.metadata)}`).toBe(true);
+            found += got.filter((h) => truth.has(h.id)).length;
+            wanted += truth.size;
+          }
+          expect(found / wanted, `${name} ${share}`).toBeGreaterThanOrEqual(0.95);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}

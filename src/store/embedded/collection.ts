@@ -64,6 +64,9 @@ function toItem(r: ItemRow): Item {
 
 const vectorBlob = (v: Float32Array): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
+/** Recent filters whose matching rows are kept (per collection instance). */
+const FILTER_CACHE = 8;
+
 /** SQL rows in chunks of 500 ids (SQLite's parameter limit is far above; this keeps statements small). */
 function* chunks<T>(xs: readonly T[], n = 500): Generator<T[]> {
   for (let i = 0; i < xs.length; i += n) yield xs.slice(i, i + n);
@@ -320,19 +323,24 @@ export class EmbeddedCollection implements StoreCollection {
       const rid = this.stmts.findRid.get(this.cid, id) as number | undefined;
       if (rid !== undefined) exclude.add(rid);
     }
-    const candidates = opts.where && Object.keys(opts.where).length > 0 ? this.filter(opts.where) : undefined;
+    const filtered = opts.where !== undefined && Object.keys(opts.where).length > 0;
     const rescore = this.vectors.rescores && opts.rescore !== false;
     const offset = opts.offset ?? 0;
     const ranked = opts.k + offset; // paging: rank k + offset, return the last k
-    let top = this.vectors.search(query, {
-      k: ranked,
-      exclude,
-      candidates,
-      exact: opts.exact,
-      ef: opts.ef,
-      nprobe: opts.nprobe,
-      wide: rescore ? Math.max(4 * ranked, 40) : undefined,
-    });
+    const approximate = !opts.exact && (this.spec.index?.type === 'hnsw' || this.spec.index?.type === 'ivf');
+    let top: ScoredKey[] | undefined = filtered && approximate ? this.filteredAnn(query, opts.where!, ranked, exclude, opts) : undefined;
+    if (!top) {
+      const candidates = filtered ? this.filter(opts.where!) : undefined;
+      top = this.vectors.search(query, {
+        k: ranked,
+        exclude,
+        candidates,
+        exact: opts.exact,
+        ef: opts.ef,
+        nprobe: opts.nprobe,
+        wide: rescore ? Math.max(4 * ranked, 40) : undefined,
+      });
+    }
     if (rescore) top = this.rescore(query, top);
     top = top.slice(offset, ranked);
     const minScore = opts.minScore ?? -Infinity;
@@ -352,6 +360,41 @@ export class EmbeddedCollection implements StoreCollection {
       if (r) hits.push({ id: r.id, path: r.path, score: h.score, metadata: r.metadata ? parseMetadata(r.metadata) : {} });
     }
     return hits;
+  }
+
+  /**
+   * Filtered search through the ANN index (adaptive oversampling): take the index's best `n` unfiltered candidates
+   * (n = 4·wanted at first), keep those the filter accepts (checked in SQL on just those rows); when fewer than
+   * wanted pass, estimate the filter's selectivity from the share that did and widen n to match, up to twice. A
+   * selective filter (under 0.5% passing, a widened n past a fifth of the collection, or rows already known from the
+   * filter cache to be few) is answered by the exact scan of the matching rows instead (undefined): cheap because few
+   * rows match, and exact.
+   */
+  private filteredAnn(query: Float32Array, where: Where, wanted: number, exclude: ReadonlySet<number>, opts: VectorSearchOptions): ScoredKey[] | undefined {
+    const total = this.stmts.count.get(this.cid) as number;
+    const known = this.cachedFilter(where);
+    // a filter whose rows are known: scan them exactly when they are few (a fraction of a millisecond per thousand)
+    if (known && known.length <= Math.max(5000, total * 0.02)) return undefined;
+    const w = sqliteWhere(where);
+    let n = Math.max(4 * wanted, 64);
+    for (let round = 0; round < 3; round++) {
+      if (n > total / 5) return undefined;
+      const top = this.vectors.search(query, { k: n, exclude, ef: Math.max(opts.ef ?? 0, n), nprobe: opts.nprobe, wide: n });
+      const accepted = new Set<number>();
+      for (const chunk of chunks(top)) {
+        const rows = this.db
+          .prepare(`SELECT rid FROM items WHERE rid IN (${chunk.map(() => '?').join(',')}) AND CASE WHEN json_valid(metadata) THEN ${w.sql} ELSE 0 END`)
+          .pluck()
+          .all(...chunk.map((h) => h.key), ...w.params) as number[];
+        for (const r of rows) accepted.add(r);
+      }
+      const passing = top.filter((h) => accepted.has(h.key));
+      if (passing.length >= wanted || top.length < n) return passing;
+      const share = passing.length / Math.max(1, top.length);
+      if (share < 0.005) return undefined;
+      n = Math.ceil((wanted / share) * 1.5);
+    }
+    return undefined;
   }
 
   /** Exact scores of `hits` from the float32 vectors in the database, best first. */
@@ -377,10 +420,30 @@ export class EmbeddedCollection implements StoreCollection {
    * cannot parse (e.g. nested past its depth limit) never match and never fail the search.
    */
   private filter(where: Where): number[] {
+    const key = JSON.stringify(where);
+    const version = this.dataVersion();
+    const hit = this.filterCache.get(key);
+    if (hit && hit.version === version) {
+      this.filterCache.delete(key); // most recently used last
+      this.filterCache.set(key, hit);
+      return hit.rids;
+    }
     const w = sqliteWhere(where);
-    return this.db
+    const rids = this.db
       .prepare(`SELECT rid FROM items WHERE cid = ? AND CASE WHEN json_valid(metadata) THEN ${w.sql} ELSE 0 END`)
       .pluck()
       .all(this.cid, ...w.params) as number[];
+    this.filterCache.set(key, { version, rids });
+    if (this.filterCache.size > FILTER_CACHE) this.filterCache.delete(this.filterCache.keys().next().value!);
+    return rids;
+  }
+
+  /** The rows of recent filters, valid while the database is unchanged (the same filter over many queries, paging). */
+  private readonly filterCache = new Map<string, { version: number; rids: number[] }>();
+
+  /** The rows matching `where` when they are known without running the filter (cached for this data version). */
+  private cachedFilter(where: Where): number[] | undefined {
+    const hit = this.filterCache.get(JSON.stringify(where));
+    return hit && hit.version === this.dataVersion() ? hit.rids : undefined;
   }
 }
