@@ -333,6 +333,8 @@ export const SearchBodySchema = z
     strategy: z.enum(['average', 'best-score']).optional(),
     /** Fold hits at least this similar to a better-ranked hit into it (e.g. 0.97). */
     collapse: z.number().optional(),
+    /** Order the hits above minScore by a metadata key or "path" ("-taken": newest first). */
+    sort: z.string().max(130).optional(),
     k: z.number().int().optional(),
     minScore: z.number().optional(),
     where: WhereSchema.optional(),

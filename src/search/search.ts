@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Embedder } from '../embed/types.js';
 import { createError } from '../errors.js';
-import { validateWhere } from '../schema.js';
+import { METADATA_KEY, validateWhere } from '../schema.js';
 import { checkCrop, cropImage, type Crop } from '../image/crop.js';
 import { checkVector } from '../store/spec.js';
 import type { Hit, StoreCollection, VectorSearchOptions, Where } from '../store/types.js';
@@ -65,14 +65,30 @@ export interface SearchOptions {
    * folded into it (`folded` lists them) instead of taking a place of its own. E.g. 0.97. Paging counts shown hits.
    */
   readonly collapse?: number;
+  /**
+   * Order the results by a metadata key (`taken`, `year`…) or `path` instead of by score — `-key` for descending —
+   * among all hits scoring at least `minScore` (required with `sort`; at most 10,000 of them). Items without the key
+   * come last; ties by score.
+   */
+  readonly sort?: string;
 }
+
+/** Most hits a sorted search orders (those above `minScore`). */
+export const SORT_WINDOW = 10_000;
 
 /** Largest k the library accepts (whole-gallery rankings for evaluation need large k). */
 export const MAX_K = 1_000_000;
 /** Largest k the HTTP API accepts by default (`ServerOptions.maxK`). */
 export const HTTP_MAX_K = 1000;
 
-export function validateSearchOptions(opts: SearchOptions): { k: number; offset: number; minScore?: number; where?: Where; collapse?: number } {
+export function validateSearchOptions(opts: SearchOptions): {
+  k: number;
+  offset: number;
+  minScore?: number;
+  where?: Where;
+  collapse?: number;
+  sort?: { key: string; descending: boolean };
+} {
   const k = opts.k ?? 10;
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
     throw createError('INVALID_ARGUMENT', `k must be an integer from 1 to ${MAX_K} (got ${k}).`, { field: 'k' });
@@ -89,7 +105,26 @@ export function validateSearchOptions(opts: SearchOptions): { k: number; offset:
     throw createError('INVALID_ARGUMENT', `collapse must be a cosine similarity above -1 and at most 1, e.g. 0.97 (got ${c}).`, { field: 'collapse' });
   }
   const where = opts.where === undefined ? undefined : validateWhere(opts.where);
+  let sort: { key: string; descending: boolean } | undefined;
+  if (opts.sort !== undefined) {
+    const key = typeof opts.sort === 'string' ? opts.sort.replace(/^[-+]/u, '') : '';
+    if (key === '' || !METADATA_KEY.test(key)) {
+      throw createError('INVALID_ARGUMENT', `sort must be a metadata key or "path", optionally with "-" for descending, e.g. "-taken" (got ${JSON.stringify(opts.sort)}).`, {
+        field: 'sort',
+      });
+    }
+    if (opts.minScore === undefined) {
+      throw createError(
+        'INVALID_ARGUMENT',
+        `sort needs minScore: results are the hits scoring at least minScore, ordered by ${key} (e.g. minScore 0.5, sort "${opts.sort}").`,
+        { field: 'sort' },
+      );
+    }
+    if (opts.collapse !== undefined) throw createError('INVALID_ARGUMENT', 'sort and collapse cannot be combined.', { field: 'sort' });
+    sort = { key, descending: opts.sort.startsWith('-') };
+  }
   return {
+    ...(sort ? { sort } : {}),
     k,
     offset,
     ...(opts.minScore !== undefined ? { minScore: opts.minScore } : {}),
@@ -283,13 +318,42 @@ async function rankComposite(
   return { hits: scored.slice(0, window), exhausted: found.every((l) => l.length < window) };
 }
 
+function rankWith(
+  collection: StoreCollection,
+  terms: readonly SidedTerm[],
+  vectors: readonly Float32Array[],
+  strategy: Strategy,
+  base: StoreSearch,
+  window: number,
+): Promise<{ hits: Hit[]; exhausted: boolean }> {
+  const positive: WeightedVector[] = [];
+  const negative: WeightedVector[] = [];
+  terms.forEach((t, i) => (t.negative ? negative : positive).push({ vector: vectors[i]!, weight: t.weight }));
+  return rankComposite(collection, strategy, positive, negative, window, base);
+}
+
+/** Hits ordered by a metadata key (or `path`): strings and numbers in their own order, missing values last, ties by score. */
+function sortHits(hits: readonly Hit[], sort: { key: string; descending: boolean }): Hit[] {
+  const value = (h: Hit): string | number | undefined => {
+    const v = sort.key === 'path' && !Object.hasOwn(h.metadata, 'path') ? h.path : h.metadata[sort.key];
+    return typeof v === 'string' || typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : undefined;
+  };
+  const dir = sort.descending ? -1 : 1;
+  return [...hits].sort((a, b) => {
+    const [x, y] = [value(a), value(b)];
+    if (x === undefined || y === undefined) return x === y ? b.score - a.score : x === undefined ? 1 : -1;
+    if (typeof x !== typeof y) return typeof x === 'number' ? -1 : 1; // numbers before strings
+    return (x < y ? -1 : x > y ? 1 : 0) * dir || b.score - a.score;
+  });
+}
+
 export async function searchCollection(
   collection: StoreCollection,
   getEmbedder: () => Promise<Embedder>,
   query: Query,
   opts: SearchOptions = {},
 ): Promise<SearchHit[]> {
-  const { k, offset, minScore, where, collapse } = validateSearchOptions(opts);
+  const { k, offset, minScore, where, collapse, sort } = validateSearchOptions(opts);
   const { terms, strategy } = checkQuery(query);
   const { vectors, excludeIds } = await resolveTerms(collection, getEmbedder, terms);
   const base: StoreSearch = {
@@ -300,6 +364,16 @@ export async function searchCollection(
     excludeIds,
   };
   const single = terms.length === 1;
+  if (sort) {
+    // every hit above minScore (the store stops there), then ordered by the key
+    const window = Math.min(SORT_WINDOW, MAX_K);
+    const withMeta = { ...base, includeMetadata: true }; // the sort key is read from the metadata
+    const hits = single
+      ? await collection.search(vectors[0]!, { ...withMeta, k: window, minScore: minScore! })
+      : (await rankWith(collection, terms, vectors, strategy, withMeta, window)).hits.filter((h) => h.score >= minScore!);
+    const page = sortHits(hits, sort).slice(offset, offset + k);
+    return opts.includeMetadata === false ? page.map((h) => ({ ...h, metadata: {} })) : page;
+  }
   if (single && collapse === undefined) {
     // one term: its vector as it is, paged by the store
     return collection.search(vectors[0]!, {
@@ -309,13 +383,10 @@ export async function searchCollection(
       ...(minScore !== undefined ? { minScore } : {}),
     });
   }
-  const positive: WeightedVector[] = [];
-  const negative: WeightedVector[] = [];
-  terms.forEach((t, i) => (t.negative ? negative : positive).push({ vector: vectors[i]!, weight: t.weight }));
   const rank = (window: number) =>
     single
       ? collection.search(vectors[0]!, { ...base, k: window }).then((hits) => ({ hits, exhausted: hits.length < window }))
-      : rankComposite(collection, strategy, positive, negative, window, base);
+      : rankWith(collection, terms, vectors, strategy, base, window);
   const need = k + offset;
   const aboveMin = (hits: Hit[]) => (minScore === undefined ? hits : hits.filter((h) => h.score >= minScore));
   if (collapse === undefined) return aboveMin((await rank(need)).hits).slice(offset, need);

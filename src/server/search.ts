@@ -20,6 +20,7 @@ interface Paging {
   minScore: number | undefined;
   where: Where | undefined;
   collapse: number | undefined;
+  sort?: string | undefined;
 }
 
 /** A multipart `crop` field: JSON `{"x":…,"y":…,"w":…,"h":…}` or `x,y,w,h`. */
@@ -86,6 +87,7 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
             ...(p.minScore !== undefined ? { minScore: p.minScore } : {}),
             ...(p.where ? { where: p.where } : {}),
             ...(p.collapse !== undefined ? { collapse: p.collapse } : {}),
+            ...(p.sort !== undefined ? { sort: p.sort } : {}),
           }),
         );
         return {
@@ -130,6 +132,7 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
             minScore: numberField(fields.minScore, 'minScore'),
             where: whereField(fields.where),
             collapse: numberField(fields.collapse, 'collapse'),
+            sort: fields.sort || undefined,
           };
           checkPage(paging.k, paging.offset); // before the image is embedded
           const crop = cropField(fields.crop);
@@ -157,6 +160,7 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
         minScore: b.minScore,
         where: b.where === undefined ? undefined : validateWhere(b.where),
         collapse: b.collapse,
+        sort: b.sort,
       };
       checkPage(paging.k, paging.offset);
       const crop = b.crop ? { crop: b.crop } : {};

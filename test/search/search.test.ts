@@ -161,6 +161,19 @@ for (const [backend, location] of BACKENDS) {
       await col.setIndex({ type: 'flat' }, 'float32');
     });
 
+    it('sort: the hits above minScore ordered by path (or a metadata key), paged', async () => {
+      const q = { id: idOf(files[30]!) };
+      const above = await col.search(q, { k: 200, minScore: 0.5 });
+      const sorted = await col.search(q, { k: 200, minScore: 0.5, sort: '-path' });
+      expect(sorted.map((h) => h.id).sort()).toEqual(above.map((h) => h.id).sort());
+      const paths = sorted.map((h) => h.path!);
+      expect(paths).toEqual([...paths].sort().reverse());
+      const page2 = await col.search(q, { k: 5, offset: 5, minScore: 0.5, sort: '-path' });
+      expect(page2.map((h) => h.id)).toEqual(sorted.slice(5, 10).map((h) => h.id));
+      await expect(col.search(q, { k: 5, sort: 'path' })).rejects.toThrow(/sort needs minScore/);
+      await expect(col.search(q, { k: 5, minScore: 0, sort: 'a.b' })).rejects.toThrow(/sort must be a metadata key/);
+    });
+
     it('bad compositional queries are clear errors', async () => {
       const id = idOf(files[0]!);
       const bad = async (q: unknown, opts = {}) => col.search(q as never, opts).then(() => 'ok', (e: { code: string; message: string }) => `${e.code}: ${e.message}`);

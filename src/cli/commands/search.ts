@@ -30,6 +30,7 @@ interface SearchCliOpts extends StoreOpts, InferenceOpts {
   readonly strategy: Strategy;
   readonly crop?: Crop;
   readonly collapse?: number;
+  readonly sort?: string;
   readonly k: number;
   readonly offset: number;
   readonly minScore?: number;
@@ -104,10 +105,11 @@ export function registerSearch(program: Command): void {
     }, 'average')
     .option('--crop <x,y,w,h>', 'search with this region of the (one) --image or --id (pixels, or fractions when all ≤ 1)', parseCrop)
     .option('--collapse <similarity>', 'fold near-duplicates: hits at least this similar to a better-ranked hit are folded into it (e.g. 0.97)', finiteNumber('--collapse'))
+    .option('--sort <key>', 'order the hits scoring at least --min-score by a metadata key or path (-key: descending, e.g. -taken)', nonEmpty('--sort'))
     .option('-k, --k <n>', 'number of results', positiveInt('-k'), 10)
     .option('--offset <n>', 'skip this many of the best results (paging)', integerIn('--offset', 0), 0)
     .option('--min-score <x>', 'drop results scoring below this', finiteNumber('--min-score'))
-    .option('--where <key=value>', 'metadata filter (repeatable; all must match)', collect('--where'), [])
+    .option('--where <expr>', "metadata filter (repeatable; all must match): key=value, key!=value, 'year>=2012', 'taken:2019-01-01..2019-12-31', 'season in Summer,Fall', 'lens exists', near=48.85,2.35,10km", collect('--where'), [])
     .option('-m, --model <model>', 'check the collection was built with this model', nonEmpty('--model'));
   inferenceOptions(queryKnobOptions(cmd)).action(async (words: string[], o: SearchCliOpts) => {
     const out = new Output(o.json === true);
@@ -121,6 +123,7 @@ export function registerSearch(program: Command): void {
         ...(o.minScore !== undefined ? { minScore: o.minScore } : {}),
         ...(where ? { where } : {}),
         ...(o.collapse !== undefined ? { collapse: o.collapse } : {}),
+        ...(o.sort !== undefined ? { sort: o.sort } : {}),
         ...queryKnobsFrom(o),
       });
     });
