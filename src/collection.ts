@@ -6,6 +6,7 @@ import { validateMetadata } from './schema.js';
 import { ingestFiles, indexFolder, type IndexOptions, type IndexReport } from './ingest/folder.js';
 import { addUploads, type AddImageInput, type AddImagesOptions, type AddImagesResult } from './ingest/uploads.js';
 import type { UploadStorage } from './ingest/upload-storage.js';
+import { syncFolder, watchFolder, type FolderWatcher, type SyncOptions, type SyncReport, type WatchOptions } from './ingest/watch.js';
 import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
 import { TiledStore } from './store/tiled.js';
@@ -115,6 +116,25 @@ export class Collection {
   async indexFiles(paths: readonly string[], opts: Partial<Omit<IndexOptions, 'prune' | 'exclude'>> = {}): Promise<IndexReport> {
     checkRunMetadata(opts);
     return ingestFiles(this.#store, await this.embedder(), paths, { ...this.ingestDefaults(), ...opts });
+  }
+
+  /**
+   * Bring the collection in step with `folder` once: new files indexed, changed ones re-embedded, deleted ones
+   * removed, moved ones kept (same content: the path is updated, nothing re-embedded). A missing or empty folder
+   * removes nothing (an unmounted drive); the report says so.
+   */
+  async syncFolder(folder: string, opts: Partial<SyncOptions> = {}): Promise<SyncReport> {
+    checkRunMetadata(opts);
+    return syncFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts });
+  }
+
+  /**
+   * Keep the collection in sync with `folder` until the watcher is closed: a catch-up `syncFolder` at start, then
+   * one sync per burst of file-system events (debounced). See `WatchOptions`.
+   */
+  watch(folder: string, opts: Partial<WatchOptions> = {}): FolderWatcher {
+    checkRunMetadata(opts);
+    return watchFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts });
   }
 
   private ingestDefaults(): IndexOptions {

@@ -41,3 +41,4 @@ export type {
   MetadataValueCount,
   MetadataSummaryOptions,
 } from './store/types.js';
+export type { FolderWatcher, SyncOptions, SyncReport, WatchOptions } from './ingest/watch.js';

@@ -1,4 +1,7 @@
 import { Option, type Command } from 'commander';
+import fs from 'node:fs';
+import { DEFAULT_MODEL } from '../../config.js';
+import { describeSync, type FolderWatcher } from '../../ingest/watch.js';
 import { isLookalikeError } from '../../errors.js';
 import type { LookalikeDatabase } from '../../lookalike.js';
 import type { ServerOptions } from '../../server/context.js';
@@ -17,6 +20,7 @@ interface ServeCliOpts extends Omit<StoreOpts, 'collection'>, InferenceOpts {
   readonly rateLimit?: number;
   readonly maxUploadMb: number;
   readonly quiet?: boolean;
+  readonly watch: string[];
 }
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -34,9 +38,14 @@ export function registerServe(program: Command): void {
     .option('--rate-limit <n>', 'model-running requests (image/text search, embed, uploads) per client per minute; 0: no limit (default 120)', integerIn('--rate-limit', 0))
     .option('--max-upload-mb <n>', 'largest upload in MiB', positiveInt('--max-upload-mb'), 20)
     .option('--quiet', 'no request log')
+    .option('--watch <dir>', 'keep --collection in sync with this folder: new, changed, moved and deleted files (repeatable)', collect('--watch'), [])
     .action(async (o: ServeCliOpts) => {
       const out = new Output(o.json === true);
       const options = serverOptionsFrom(o, apiKeyFrom(o.apiKey, process.env.LOOKALIKE_API_KEY));
+      if (o.watch.length > 0 && !o.collection) throw new UsageError('--watch needs --collection: the collection the folders are kept in sync with.');
+      for (const dir of o.watch) {
+        if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--watch ${dir}: no such folder.`);
+      }
       const { buildServer } = await import('../../server/app.js');
       await checkServerOptions(options); // before the store is opened (or created)
       const db = await openDb(o, true);
@@ -50,7 +59,11 @@ export function registerServe(program: Command): void {
         await db.close();
         throw listenError(e, o.host, o.port);
       }
-      const running = runUntilSignal(() => shutdown(app!, db), out.json); // handlers before the start line (see worker)
+      const watchers: FolderWatcher[] = [];
+      const running = runUntilSignal(async () => {
+        await Promise.all(watchers.map((w) => w.close()));
+        await shutdown(app!, db);
+      }, out.json); // handlers before the start line (see worker)
       out.started(
         { event: 'listening', pid: process.pid, address, api: `${address}/v1`, openapi: `${address}/openapi.json`, db: db.location },
         `lookalike serving ${db.location} at ${address}  (API: ${address}/v1, OpenAPI: ${address}/openapi.json)`,
@@ -58,6 +71,18 @@ export function registerServe(program: Command): void {
       if (o.collection && !(await db.hasCollection(o.collection))) {
         const names = (await db.listCollections()).map((c) => c.name);
         out.warn(`--collection ${o.collection}: no such collection${names.length ? ` (collections: ${names.join(', ')})` : ' (the store is empty)'}; the page opens without it.`);
+      }
+      if (o.watch.length > 0) {
+        const col = await db.collection(o.collection!, (await db.hasCollection(o.collection!)) ? {} : { model: DEFAULT_MODEL });
+        for (const dir of o.watch) {
+          const w = col.watch(dir, {
+            onSync: (r) => {
+              if (r.initial || r.added + r.updated + r.moved + r.removed + r.failed > 0 || r.folderMissing) out.log(`${dir}: ${describeSync(r)}`);
+            },
+            onError: (e) => out.warn(`--watch ${dir}: ${e instanceof Error ? e.message : String(e)}`),
+          });
+          watchers.push(w);
+        }
       }
       if (!LOCAL_HOSTS.has(o.host) && !options.apiKey) {
         out.warn('listening beyond this machine without --api-key: anyone who can reach it can add and delete images.');
