@@ -15,6 +15,7 @@ import { registerInfo } from './commands/info.js';
 import { registerModels } from './commands/models.js';
 import { registerReindex } from './commands/reindex.js';
 import { registerSearch } from './commands/search.js';
+import { registerTransfer } from './commands/transfer.js';
 import { registerServe } from './commands/serve.js';
 import { registerWorker } from './commands/worker.js';
 import { endQuietlyOnClosedPipe, reportError, wantsJson } from './output.js';
@@ -33,6 +34,7 @@ const COMMANDS = [
   registerServe,
   registerWorker,
   registerModels,
+  registerTransfer,
 ];
 
 export function buildProgram(): Command {

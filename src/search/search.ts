@@ -200,7 +200,7 @@ async function readQueryImage(image: string | Uint8Array): Promise<Uint8Array> {
 
 function textEmbedderCheck(collection: StoreCollection): void {
   const { embedder: spec, name } = collection.spec;
-  if (!spec.modalities.includes('text')) {
+  if (spec.kind !== 'vectors-only' && !spec.modalities.includes('text')) {
     throw createError(
       'TEXT_NOT_SUPPORTED',
       `Collection "${name}" was built with "${spec.id}", which embeds images only. Text search needs a ` +
@@ -261,6 +261,13 @@ export async function resolveTerms(
       const read = readQueryImage(term.image);
       images.push({ i, bytes: crop ? read.then((b) => cropImage(b, crop, source)) : read, source });
     }
+  }
+  if ((texts.length || images.length) && collection.spec.embedder.kind === 'vectors-only') {
+    throw createError(
+      'INVALID_ARGUMENT',
+      `Collection "${name}" holds vectors imported without their model (${collection.spec.embedder.model}): search it by id or by vector, not by image or text.`,
+      { field: 'query' },
+    );
   }
   if (texts.length) {
     const embedder = await getEmbedder();

@@ -97,6 +97,9 @@ export class TiledStore implements StoreCollection {
   scanVectors(batchSize?: number): AsyncGenerator<ScannedVector[]> {
     return this.main.scanVectors(batchSize);
   }
+  scanItems(batchSize?: number): AsyncGenerator<ItemInput[]> {
+    return this.main.scanItems(batchSize);
+  }
   count() {
     return this.main.count();
   }

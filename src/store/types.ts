@@ -155,6 +155,8 @@ export interface StoreCollection {
    * items added meanwhile may or may not be seen; each item is seen at most once).
    */
   scanVectors(batchSize?: number): AsyncGenerator<ScannedVector[]>;
+  /** Every item as a full record (what `upsert` takes: copies between stores, exports), in batches, insertion order. */
+  scanItems(batchSize?: number): AsyncGenerator<ItemInput[]>;
   count(): Promise<number>;
   /** File states by path: all of them, or only those of `paths`. */
   fileStates(paths?: readonly string[]): Promise<Map<string, FileState>>;

@@ -234,6 +234,21 @@ export class EmbeddedCollection implements StoreCollection {
     }
   }
 
+  async *scanItems(batchSize = 1000): AsyncGenerator<ItemInput[]> {
+    const page = this.db.prepare(`SELECT * FROM items WHERE cid = ? AND rid > ? ORDER BY rid LIMIT ?`);
+    let after = 0;
+    for (;;) {
+      const rows = page.all(this.cid, after, batchSize) as (ItemRow & { vector: Buffer })[];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.rid;
+      yield rows.map((r) => {
+        const { updatedAt: _u, ...item } = toItem(r);
+        return { ...item, vector: blobToVector(r.vector) };
+      });
+      if (rows.length < batchSize) return;
+    }
+  }
+
   async count(): Promise<number> {
     return this.stmts.count.get(this.cid) as number;
   }

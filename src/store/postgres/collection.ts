@@ -178,6 +178,31 @@ export class PgCollection implements StoreCollection {
     }
   }
 
+  async *scanItems(batchSize = 1000): AsyncGenerator<ItemInput[]> {
+    let after = 0;
+    for (;;) {
+      const r = await this.read<Row & { rid: string; v: string }>(
+        `SELECT rid, id, path, content_hash, size, mtime_ms, width, height, metadata, updated_at, vector::text AS v
+         FROM ${this.t} WHERE rid > $1 ORDER BY rid LIMIT $2`,
+        [after, batchSize],
+      );
+      if (r.rows.length === 0) return;
+      after = Number(r.rows[r.rows.length - 1]!.rid);
+      yield r.rows.map((x) => ({
+        id: x.id,
+        path: x.path,
+        contentHash: x.content_hash,
+        size: x.size === null ? null : Number(x.size),
+        mtimeMs: x.mtime_ms,
+        width: x.width,
+        height: x.height,
+        metadata: x.metadata,
+        vector: parseVec(x.v),
+      }));
+      if (r.rows.length < batchSize) return;
+    }
+  }
+
   async count(): Promise<number> {
     return Number((await this.read<{ n: string }>(`SELECT count(*) AS n FROM ${this.t}`)).rows[0]!.n);
   }
