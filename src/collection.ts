@@ -6,6 +6,7 @@ import { validateMetadata } from './schema.js';
 import { ingestFiles, indexFolder, type IndexOptions, type IndexReport } from './ingest/folder.js';
 import { addUploads, type AddImageInput, type AddImagesOptions, type AddImagesResult } from './ingest/uploads.js';
 import type { UploadStorage } from './ingest/upload-storage.js';
+import path from 'node:path';
 import { syncFolder, watchFolder, type FolderWatcher, type SyncOptions, type SyncReport, type WatchOptions } from './ingest/watch.js';
 import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
@@ -159,11 +160,21 @@ export class Collection {
    * (`{positive, negative, strategy}`). With `collapse`, near-duplicates fold into the best-ranked hit.
    */
   async search(query: Query, opts: SearchOptions = {}): Promise<SearchHit[]> {
-    return searchCollection(this.#store, () => this.embedder(), query, opts);
+    return searchCollection(this.#store, () => this.embedder(), query, opts, (p) => this.imageOf({ path: p }));
   }
 
   async get(id: string): Promise<Item | undefined> {
     return this.#store.get(id);
+  }
+
+  /**
+   * Where an item's image is: its file path, or — for an upload whose original the store keeps in the database
+   * (PostgreSQL) — its bytes. Undefined when the item has no image or its kept original is gone.
+   */
+  async imageOf(item: Pick<Item, 'path'>): Promise<string | Uint8Array | undefined> {
+    if (!item.path) return undefined;
+    if (path.isAbsolute(item.path)) return item.path;
+    return this.#uploads.read(this.spec, item.path);
   }
 
   /** The stored float32 vector of an item. */

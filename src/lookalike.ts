@@ -6,11 +6,11 @@ import { loadEmbedder, type EmbedderOptions } from './embed/registry.js';
 import type { Embedder } from './embed/types.js';
 import { createError } from './errors.js';
 import { walkImages } from './ingest/walk.js';
-import { UploadStorage } from './ingest/upload-storage.js';
+import { FolderUploadStorage } from './ingest/upload-storage.js';
 import { checkCapabilities, validateCollectionName, withIndexDefaults } from './store/spec.js';
 import { openStore } from './store/registry.js';
 import { isTilesCollection, parseTiles, TiledStore, tilesCollectionName } from './store/tiled.js';
-import type { BrokenCollection, CollectionSpec, IndexSpec, StoreCapabilities, StoreCollection, VectorStore, VectorType } from './store/types.js';
+import type { BrokenCollection, CollectionSpec, IndexSpec, StoreCapabilities, StoreCollection, UploadStorage, VectorStore, VectorType } from './store/types.js';
 
 export { Collection };
 export type { CollectionInfo, IndexCheckResult, AddImageInput, AddImagesOptions, AddImagesResult } from './collection.js';
@@ -61,7 +61,7 @@ export class LookalikeDatabase {
     readonly config: Config,
   ) {
     this.#store = store;
-    this.#uploads = new UploadStorage(store.uploadsDir ?? config.uploadsDir);
+    this.#uploads = store.uploads ?? new FolderUploadStorage(store.uploadsDir ?? config.uploadsDir);
   }
 
   static async open(location: string, config: Partial<Config> = {}, opts: OpenOptions = {}): Promise<LookalikeDatabase> {

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { CollectionSpec } from '../store/types.js';
+import type { CollectionSpec, UploadStorage } from '../store/types.js';
+
+export type { UploadStorage };
 
 /**
  * Where the originals of uploaded images are kept, so results can show them (thumbnails, full images): one folder
  * per collection *instance* (a collection deleted and re-created under the same name gets a new folder), files
  * named by content hash. Deleted with their item and with their collection.
  */
-export class UploadStorage {
+export class FolderUploadStorage implements UploadStorage {
   constructor(readonly root: string) {}
 
   /** The folder of one collection instance. */
@@ -33,6 +35,11 @@ export class UploadStorage {
   /** Whether `file` is one of this collection's kept originals. */
   owns(spec: Pick<CollectionSpec, 'name' | 'uid' | 'createdAt'>, file: string | null): file is string {
     return file !== null && path.dirname(path.resolve(file)) === this.dirOf(spec);
+  }
+
+  async read(spec: Pick<CollectionSpec, 'name' | 'uid' | 'createdAt'>, file: string): Promise<Uint8Array | undefined> {
+    if (!this.owns(spec, file)) return undefined;
+    return fs.readFile(file).catch(() => undefined);
   }
 
   /**

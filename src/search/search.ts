@@ -218,6 +218,7 @@ export async function resolveTerms(
   collection: StoreCollection,
   getEmbedder: () => Promise<Embedder>,
   terms: readonly SidedTerm[],
+  imageOf?: (path: string) => Promise<string | Uint8Array | undefined>,
 ): Promise<{ vectors: Float32Array[]; excludeIds: string[] }> {
   const vectors: (Float32Array | undefined)[] = new Array(terms.length);
   const name = collection.spec.name;
@@ -253,7 +254,12 @@ export async function resolveTerms(
         }
         const crop = term.crop;
         const file = item.path;
-        images.push({ i, bytes: readQueryImage(file).then((b) => cropImage(b, crop, file)), source: file });
+        const read = async (): Promise<Uint8Array> => {
+          const where = imageOf ? await imageOf(file) : file;
+          if (where === undefined) throw createError('FILE_NOT_FOUND', `The image of item "${term.id}" is gone.`, { id: term.id });
+          return typeof where === 'string' ? readQueryImage(where) : where;
+        };
+        images.push({ i, bytes: read().then((b) => cropImage(b, crop, `item "${term.id}"`)), source: file });
       }
     } else if ('image' in term && term.image !== undefined) {
       const source = typeof term.image === 'string' ? term.image : 'the query image';
@@ -359,10 +365,11 @@ export async function searchCollection(
   getEmbedder: () => Promise<Embedder>,
   query: Query,
   opts: SearchOptions = {},
+  imageOf?: (path: string) => Promise<string | Uint8Array | undefined>,
 ): Promise<SearchHit[]> {
   const { k, offset, minScore, where, collapse, sort } = validateSearchOptions(opts);
   const { terms, strategy } = checkQuery(query);
-  const { vectors, excludeIds } = await resolveTerms(collection, getEmbedder, terms);
+  const { vectors, excludeIds } = await resolveTerms(collection, getEmbedder, terms, imageOf);
   const base: StoreSearch = {
     ...(where ? { where } : {}),
     ...(opts.includeMetadata === false ? { includeMetadata: false } : {}),

@@ -123,12 +123,19 @@ export async function itemsRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCo
     },
   );
 
-  /** The item, with an image file (its path comes from the store, never from the request). */
-  const imageItem = async (name: string, id: string): Promise<Item & { path: string }> => {
-    const item = await collections.use(name, (c) => c.get(id));
-    if (!item) throw notFound(name, id);
-    if (!item.path) throw createError('FILE_NOT_FOUND', 'This item has no image file.');
-    return item as Item & { path: string };
+  /**
+   * The item and its image: a file path, or the bytes of an original kept in the database (its path comes from the
+   * store, never from the request).
+   */
+  const imageItem = async (name: string, id: string): Promise<Item & { path: string; source: string | Uint8Array }> => {
+    const found = await collections.use(name, async (c) => {
+      const item = await c.get(id);
+      return item ? { item, source: await c.imageOf(item) } : undefined;
+    });
+    if (!found) throw notFound(name, id);
+    if (!found.item.path) throw createError('FILE_NOT_FOUND', 'This item has no image file.');
+    if (found.source === undefined) throw createError('FILE_NOT_FOUND', `The kept original of item "${id}" is gone.`);
+    return { ...found.item, path: found.item.path, source: found.source };
   };
   const unreadable = (req: FastifyRequest, item: Item, e: unknown) => {
     req.log.info({ err: e, item: item.id }, 'image file unreadable');
@@ -153,7 +160,7 @@ export async function itemsRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCo
       if (notModified(req, reply, etag)) return reply.code(304).send();
       let jpg: Buffer;
       try {
-        jpg = await sharp(item.path, { limitInputPixels: ctx.db.config.maxPixels })
+        jpg = await sharp(item.source, { limitInputPixels: ctx.db.config.maxPixels })
           .rotate()
           .resize(size, size, { fit: 'inside' })
           .jpeg({ quality: 80 })
@@ -183,22 +190,25 @@ export async function itemsRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCo
       if (notModified(req, reply, etag)) return reply.code(304).send();
       let format: string;
       try {
-        format = (await sharp(item.path, { limitInputPixels: ctx.db.config.maxPixels }).metadata()).format ?? '';
+        format = (await sharp(item.source, { limitInputPixels: ctx.db.config.maxPixels }).metadata()).format ?? '';
       } catch (e) {
         throw unreadable(req, item, e);
       }
       if (!MIME_OF_FORMAT[format]) throw unreadable(req, item, new Error(`not an image of an accepted format (${format || 'unknown'})`));
       if (!BROWSER_FORMATS.has(format)) {
         try {
-          const jpg = await sharp(item.path, { limitInputPixels: ctx.db.config.maxPixels }).rotate().jpeg({ quality: 90 }).toBuffer();
+          const jpg = await sharp(item.source, { limitInputPixels: ctx.db.config.maxPixels }).rotate().jpeg({ quality: 90 }).toBuffer();
           return cacheHeaders(reply, etag).type('image/jpeg').send(jpg);
         } catch (e) {
           throw unreadable(req, item, e);
         }
       }
+      if (typeof item.source !== 'string') {
+        return cacheHeaders(reply, etag).type(MIME_OF_FORMAT[format]!).send(Buffer.from(item.source.buffer, item.source.byteOffset, item.source.byteLength));
+      }
       let file: fs.promises.FileHandle;
       try {
-        file = await fs.promises.open(item.path, 'r');
+        file = await fs.promises.open(item.source, 'r');
       } catch (e) {
         throw unreadable(req, item, e);
       }

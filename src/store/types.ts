@@ -158,6 +158,11 @@ export interface StoreCollection {
   /** Every item as a full record (what `upsert` takes: copies between stores, exports), in batches, insertion order. */
   scanItems(batchSize?: number): AsyncGenerator<ItemInput[]>;
   count(): Promise<number>;
+  /**
+   * The collection's write counter: changes whenever vectors are written or removed (metadata-only touches of file
+   * states leave it). Cheap; results derived from the vectors (maps, index files) are valid for one generation.
+   */
+  generation(): Promise<number>;
   /** File states by path: all of them, or only those of `paths`. */
   fileStates(paths?: readonly string[]): Promise<Map<string, FileState>>;
   search(query: Float32Array, opts: VectorSearchOptions): Promise<Hit[]>;
@@ -174,6 +179,25 @@ export interface BrokenCollection {
   readonly error: string;
 }
 
+type UploadOwner = Pick<CollectionSpec, 'name' | 'uid' | 'createdAt'>;
+
+/**
+ * Where the originals of uploaded images are kept, so results can show them: a folder (embedded store, or
+ * `Config.uploadsDir`), or the database itself (PostgreSQL: any number of servers share them). An item's `path`
+ * names its kept original (a file path, or a `lookalike-upload:` URI for the database).
+ */
+export interface UploadStorage {
+  /** Keep `bytes` (idempotent: the same content is kept once per collection) and return the path items store. */
+  keep(owner: UploadOwner, bytes: Uint8Array, contentHash: string, ext: string): Promise<string>;
+  /** Whether `path` is one of this collection's kept originals. */
+  owns(owner: UploadOwner, path: string | null): path is string;
+  /** The bytes of a kept original (undefined when it is not kept here or is gone). */
+  read(owner: UploadOwner, path: string): Promise<Uint8Array | undefined>;
+  /** Delete the kept originals among `paths` that no record still uses (`stillUsed` says which are). */
+  release(owner: UploadOwner, paths: readonly (string | null)[], stillUsed: (paths: string[]) => Promise<ReadonlySet<string>>): Promise<void>;
+  dropCollection(owner: UploadOwner): Promise<void>;
+}
+
 /** A place collections live: the embedded directory store, or PostgreSQL. */
 export interface VectorStore {
   /** A directory, or a URL with the password hidden. */
@@ -181,6 +205,8 @@ export interface VectorStore {
   readonly capabilities: StoreCapabilities;
   /** Where the originals of uploaded images are kept, when the store has a place for them (else `Config.uploadsDir`). */
   readonly uploadsDir?: string;
+  /** The store's own upload storage (PostgreSQL keeps originals in the database), when it has one. */
+  readonly uploads?: UploadStorage;
   /** Throws `STORE_UNAVAILABLE` when the store cannot answer. */
   ping(): Promise<void>;
   /** Readable collections by name, and those whose stored definition is damaged. */

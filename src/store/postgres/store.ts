@@ -5,9 +5,10 @@ import { checkCapabilities, parseStoredSpec, validateCollectionName } from '../s
 import type { BrokenCollection, CollectionSpec, OpenStoreOptions, StoreCollection, VectorStore } from '../types.js';
 import { columnType, hnswDdl, PG_CAPABILITIES, PgCollection, table } from './collection.js';
 import { RetryingPool } from './pool.js';
+import { PgUploadStorage, UPLOADS_DDL } from './uploads.js';
 import { withRetry } from './retry.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /** Versioned migrations, each in one transaction: MIGRATIONS[v] takes the schema from v to v + 1. */
 const MIGRATIONS: Record<number, string> = {
@@ -19,6 +20,8 @@ const MIGRATIONS: Record<number, string> = {
       spec JSONB NOT NULL,
       generation BIGINT NOT NULL DEFAULT 0
     );`,
+  // 2: originals of uploads in the database (stateless API servers)
+  1: `${UPLOADS_DDL};`,
 };
 
 
@@ -38,11 +41,15 @@ const isSqlState = (e: unknown): boolean => typeof (e as { code?: unknown } | nu
 export class PostgresStore implements VectorStore {
   readonly capabilities = PG_CAPABILITIES;
   readonly uploadsDir = undefined;
+  /** Originals of uploads live in the database: every API server on it sees them. */
+  readonly uploads: PgUploadStorage;
 
   private constructor(
     readonly location: string,
     private readonly db: RetryingPool,
-  ) {}
+  ) {
+    this.uploads = new PgUploadStorage(db);
+  }
 
   static async open(url: string, opts: OpenStoreOptions = {}): Promise<PostgresStore> {
     const where = redact(url);
