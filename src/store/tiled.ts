@@ -94,6 +94,9 @@ export class TiledStore implements StoreCollection {
   getVectors(ids: readonly string[]) {
     return this.main.getVectors(ids);
   }
+  generation() {
+    return this.main.generation();
+  }
   scanVectors(batchSize?: number): AsyncGenerator<ScannedVector[]> {
     return this.main.scanVectors(batchSize);
   }

@@ -123,6 +123,10 @@ export class EmbeddedCollection implements StoreCollection {
     return this.currentSpec;
   }
 
+  async generation(): Promise<number> {
+    return (this.stmts.generation.get(this.cid) as number | undefined) ?? 0;
+  }
+
   private dataVersion(): number {
     return this.stmts.dataVersion.get() as number;
   }

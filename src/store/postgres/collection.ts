@@ -203,6 +203,12 @@ export class PgCollection implements StoreCollection {
     }
   }
 
+  async generation(): Promise<number> {
+    const r = await this.read<{ generation: string }>('SELECT generation FROM lookalike_collections WHERE cid = $1', [this.cid]);
+    if (r.rows.length === 0) throw changedError(this.spec.name);
+    return Number(r.rows[0]!.generation);
+  }
+
   async count(): Promise<number> {
     return Number((await this.read<{ n: string }>(`SELECT count(*) AS n FROM ${this.t}`)).rows[0]!.n);
   }
