@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { createError } from './errors.js';
 import { validateMetadata } from './schema.js';
 import { ingestFiles, indexFolder, type IndexOptions, type IndexReport } from './ingest/folder.js';
+import { mergeStoredMetadata } from './ingest/sidecar.js';
 import { addUploads, type AddImageInput, type AddImagesOptions, type AddImagesResult } from './ingest/uploads.js';
 import type { UploadStorage } from './ingest/upload-storage.js';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { syncFolder, watchFolder, type FolderWatcher, type SyncOptions, type Syn
 import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
 import { TiledStore } from './store/tiled.js';
-import type { CollectionSpec, FileState, Hit, IndexSpec, Item, MetadataSummary, MetadataSummaryOptions, StoreCollection, VectorType } from './store/types.js';
+import type { CollectionSpec, FileState, Hit, IndexSpec, Item, Metadata, MetadataSummary, MetadataSummaryOptions, StoreCollection, VectorType } from './store/types.js';
 
 export type { AddImageInput, AddImagesOptions, AddImagesResult };
 
@@ -114,7 +115,7 @@ export class Collection {
    * Index exactly these files (absolute paths), with the same change detection as `indexFolder` (queue workers use
    * it for their share of a folder). Nothing is pruned.
    */
-  async indexFiles(paths: readonly string[], opts: Partial<Omit<IndexOptions, 'prune' | 'exclude'>> = {}): Promise<IndexReport> {
+  async indexFiles(paths: readonly string[], opts: Partial<Omit<IndexOptions, 'prune' | 'exclude' | 'metadataFile'>> = {}): Promise<IndexReport> {
     checkRunMetadata(opts);
     return ingestFiles(this.#store, await this.embedder(), paths, { ...this.ingestDefaults(), ...opts });
   }
@@ -165,6 +166,17 @@ export class Collection {
 
   async get(id: string): Promise<Item | undefined> {
     return this.#store.get(id);
+  }
+
+  /**
+   * Overlay keys on stored items' metadata without re-embedding them (item id → keys; missing ids are passed over).
+   * Each value must be valid metadata (INVALID_METADATA before anything is written); an item whose merged metadata
+   * would be over the limits is left as it was and listed in `skipped`. `updated`: how many items changed.
+   */
+  async mergeMetadata(updates: ReadonlyMap<string, Metadata>): Promise<{ updated: number; skipped: { id: string; problem: string }[] }> {
+    for (const [id, m] of updates) validateMetadata(m, `metadata of ${id}`);
+    const r = await mergeStoredMetadata(this.#store, updates);
+    return { updated: r.updated, skipped: r.problems.map((p) => ({ id: p.id, problem: p.problem })) };
   }
 
   /**

@@ -240,6 +240,8 @@ export const AddResponseSchema = z.object({
   updated: z.number().int(),
   skipped: z.number().int(),
   failures: z.array(z.object({ filename: z.string(), error: z.string() })),
+  /** Images stored although something about them could not be read (broken EXIF…). */
+  warnings: z.array(z.object({ filename: z.string(), warning: z.string() })),
 });
 export type AddResponse = z.infer<typeof AddResponseSchema>;
 

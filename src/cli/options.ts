@@ -53,6 +53,27 @@ export function metadataKey(flag: string) {
   };
 }
 
+const COLUMN_TYPE_NAMES = ['string', 'number', 'boolean', 'date'] as const;
+export type ColumnTypeName = (typeof COLUMN_TYPE_NAMES)[number];
+
+/** `col=type[,col=type…]` (repeatable): declared column types of a metadata file. */
+export function columnTypes(flag: string) {
+  return (v: string, prev: Record<string, ColumnTypeName> = {}): Record<string, ColumnTypeName> => {
+    const out = { ...prev };
+    for (const pair of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const eq = pair.lastIndexOf('=');
+      const col = pair.slice(0, eq).trim();
+      const type = pair.slice(eq + 1).trim();
+      if (eq <= 0 || col === '') throw new InvalidArgumentError(`${flag} "${pair}": expected column=type (e.g. price=number).`);
+      if (!(COLUMN_TYPE_NAMES as readonly string[]).includes(type)) {
+        throw new InvalidArgumentError(`${flag} "${pair}": the type must be one of ${COLUMN_TYPE_NAMES.join(', ')}.`);
+      }
+      out[col] = type as ColumnTypeName;
+    }
+    return out;
+  };
+}
+
 /** Repeatable option: each occurrence appended. */
 export function collect(flag: string) {
   const check = nonEmpty(flag);

@@ -4,11 +4,13 @@ import path from 'node:path';
 import type { Embedder } from '../embed/types.js';
 import { readImageFile } from '../image/read.js';
 import type { FileState, Metadata, StoreCollection } from '../store/types.js';
-import { runPipeline, type IngestFailure, type IngestProgress, type IngestSource } from './pipeline.js';
+import { runPipeline, type IngestFailure, type IngestProgress, type IngestSource, type IngestWarning } from './pipeline.js';
+import { matchFolder, mergeStoredMetadata, readMetadataFile, type MetadataFileOptions, type MetadataFileReport } from './sidecar.js';
 import { walkImages, type WalkedFile } from './walk.js';
 
 export type IndexProgress = IngestProgress;
 export type IndexFailure = IngestFailure;
+export type IndexWarning = IngestWarning;
 
 export interface IndexReport {
   readonly added: number;
@@ -17,6 +19,10 @@ export interface IndexReport {
   readonly removed: number;
   readonly failed: number;
   readonly failures: IndexFailure[];
+  /** Images indexed all the same although something about them could not be read (broken EXIF, …). */
+  readonly warnings: IndexWarning[];
+  /** With `metadataFile`: rows matched, unmatched rows and images (with examples), column types. */
+  readonly metadataFile?: MetadataFileReport;
   /** True when the run was stopped early (signal); everything reported was committed. */
   readonly interrupted: boolean;
   readonly seconds: number;
@@ -32,6 +38,16 @@ export interface IndexOptions {
   readonly metadata?: Metadata;
   /** Store each image's parent folder name under this metadata key (e.g. `label`). */
   readonly folderLabelKey?: string;
+  /**
+   * `indexFolder`: attach the rows of a CSV / JSON Lines file to the images they name (see `src/ingest/sidecar.ts`).
+   * Its values win over `metadata`, the folder label and the image facts; unchanged images already indexed get them
+   * too, without being re-embedded.
+   */
+  readonly metadataFile?: MetadataFileOptions;
+  /** Metadata of single files by absolute path (what a metadata file gave them; queue workers get it with their job). */
+  readonly fileMetadata?: ReadonlyMap<string, Metadata>;
+  /** Read each image's facts (format, date taken, camera, GPS… see docs/metadata.md) into its metadata (default true). */
+  readonly facts?: boolean;
   /** Images per inference call (default: `Config.batchSize`). */
   readonly batchSize: number;
   /** Images read and decoded ahead of inference (default: `Config.decodeConcurrency`). */
@@ -59,10 +75,15 @@ export function planChanges(files: readonly WalkedFile[], states: ReadonlyMap<st
   return { todo, unchanged };
 }
 
-function fileSources(files: readonly WalkedFile[], states: ReadonlyMap<string, FileState>, opts: Pick<IndexOptions, 'metadata' | 'folderLabelKey' | 'maxFileBytes'>): IngestSource[] {
+function fileSources(
+  files: readonly WalkedFile[],
+  states: ReadonlyMap<string, FileState>,
+  opts: Pick<IndexOptions, 'metadata' | 'folderLabelKey' | 'maxFileBytes' | 'fileMetadata'>,
+): IngestSource[] {
   return files.map((f) => {
     const metadata: Metadata = { ...(opts.metadata ?? {}) };
     if (opts.folderLabelKey) metadata[opts.folderLabelKey] = path.basename(path.dirname(f.path));
+    Object.assign(metadata, opts.fileMetadata?.get(f.path));
     const previous = states.get(f.path);
     return {
       label: f.path,
@@ -82,7 +103,7 @@ async function run(
   states: ReadonlyMap<string, FileState>,
   walkProblems: IndexFailure[],
   opts: IndexOptions,
-): Promise<Omit<IndexReport, 'removed'>> {
+): Promise<Omit<IndexReport, 'removed'> & { metadataUpdated: number }> {
   const { todo, unchanged } = planChanges(files, states);
   const r = await runPipeline(store, embedder, fileSources(todo, states, opts), {
     batchSize: opts.batchSize,
@@ -91,8 +112,36 @@ async function run(
     onProgress: opts.onProgress,
     skipped: unchanged,
     failures: walkProblems,
+    facts: opts.facts,
   });
-  return { added: r.added, updated: r.updated, unchanged: r.unchanged, failed: r.failed, failures: r.failures, interrupted: r.interrupted, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond };
+  const warnings = [...r.warnings];
+  let metadataUpdated = 0;
+  if (opts.fileMetadata && opts.fileMetadata.size > 0 && !r.interrupted) {
+    // unchanged files (not re-embedded) get their given metadata too, merged into what is stored; files embedded
+    // (or failed) in this run are left alone
+    const handled = new Set(r.outcomes.flatMap((o, i) => (o.status === 'unchanged' ? [] : [todo[i]!.path])));
+    const updates = new Map<string, Metadata>();
+    for (const f of files) {
+      const m = opts.fileMetadata.get(f.path);
+      const s = states.get(f.path);
+      if (m && s && !handled.has(f.path)) updates.set(s.id, m);
+    }
+    const merged = await mergeStoredMetadata(store, updates);
+    metadataUpdated = merged.updated;
+    for (const p of merged.problems) warnings.push({ path: p.path ?? p.id, warning: `metadata not updated: with the new values it ${p.problem}` });
+  }
+  return {
+    added: r.added,
+    updated: r.updated,
+    unchanged: r.unchanged,
+    failed: r.failed,
+    failures: r.failures,
+    warnings,
+    interrupted: r.interrupted,
+    seconds: r.seconds,
+    imagesPerSecond: r.imagesPerSecond,
+    metadataUpdated,
+  };
 }
 
 /** Records of files under `root` that are no longer there. */
@@ -107,15 +156,23 @@ export function vanished(root: string, seen: ReadonlySet<string>, states: Readon
  * without being read; with `prune`, records of files that disappeared are deleted.
  */
 export async function indexFolder(store: StoreCollection, embedder: Embedder, root: string, opts: IndexOptions): Promise<IndexReport> {
+  // a bad metadata file is an error before anything is walked or embedded
+  const table = opts.metadataFile ? await readMetadataFile(opts.metadataFile) : undefined;
   const walkProblems: IndexFailure[] = [];
   const files = await walkImages(path.resolve(root), {
     ...(opts.exclude ? { exclude: opts.exclude } : {}),
     onProblem: (p, error) => walkProblems.push({ path: p, error }),
   });
   const states = await store.fileStates();
-  const r = await run(store, embedder, files, states, walkProblems, opts);
+  let runOpts = opts;
+  let match: ReturnType<typeof matchFolder> | undefined;
+  if (table) {
+    match = matchFolder(table, root, files, (p) => states.get(p)?.id ?? fileId(p));
+    runOpts = { ...opts, fileMetadata: new Map([...(opts.fileMetadata ?? []), ...match.byPath]) };
+  }
+  const { metadataUpdated, ...r } = await run(store, embedder, files, states, walkProblems, runOpts);
   const removed = opts.prune && !r.interrupted ? await store.delete(vanished(root, new Set(files.map((f) => f.path)), states)) : 0;
-  return { ...r, removed };
+  return { ...r, removed, ...(match ? { metadataFile: { ...match.report, updated: metadataUpdated } } : {}) };
 }
 
 /** Index exactly these files (absolute paths), with the same change detection; nothing is pruned. */
@@ -131,5 +188,6 @@ export async function ingestFiles(store: StoreCollection, embedder: Embedder, pa
     }
   }
   const states = await store.fileStates(files.map((f) => f.path));
-  return { ...(await run(store, embedder, files, states, problems, opts)), removed: 0 };
+  const { metadataUpdated: _, ...r } = await run(store, embedder, files, states, problems, opts);
+  return { ...r, removed: 0 };
 }

@@ -5,7 +5,9 @@
 import type { Embedder, PreparedImage } from '../embed/types.js';
 import { createError, reasonOf } from '../errors.js';
 import { regionsOf } from '../image/crop.js';
+import { readFacts, TEXT_FACT_KEYS, type PhotoFacts } from '../image/facts.js';
 import { sniffImage, type ImageFacts } from '../image/sniff.js';
+import { metadataProblem } from '../schema.js';
 import { TiledStore } from '../store/tiled.js';
 import type { FileState, ItemInput, Metadata, StoreCollection } from '../store/types.js';
 
@@ -35,8 +37,20 @@ export interface IngestFailure {
   readonly error: string;
 }
 
+/** Something about an image that was indexed all the same (e.g. its EXIF block is broken: the pixels were indexed). */
+export interface IngestWarning {
+  readonly path: string;
+  readonly warning: string;
+}
+
 export type SourceOutcome =
-  | { readonly status: 'added' | 'updated' | 'unchanged'; readonly id: string; readonly path: string | null }
+  | {
+      readonly status: 'added' | 'updated' | 'unchanged';
+      readonly id: string;
+      readonly path: string | null;
+      /** What could not be read from the image although it was indexed (broken metadata). */
+      readonly warnings?: readonly string[];
+    }
   | { readonly status: 'failed'; readonly error: string };
 
 export interface IngestProgress {
@@ -65,6 +79,11 @@ export interface PipelineOptions {
   readonly skipped?: number | undefined;
   /** Failures found before the run (e.g. by the folder walk). */
   readonly failures?: readonly IngestFailure[] | undefined;
+  /**
+   * Read each image's facts (format, date taken, camera, GPS, orientation, title… see `src/image/facts.ts`) into its
+   * metadata, under the source's own metadata (which wins on a key collision). Default true.
+   */
+  readonly facts?: boolean | undefined;
 }
 
 export interface PipelineResult {
@@ -73,6 +92,8 @@ export interface PipelineResult {
   readonly unchanged: number;
   readonly failed: number;
   readonly failures: IngestFailure[];
+  /** Images indexed with something unreadable (broken EXIF…), in source order. */
+  readonly warnings: IngestWarning[];
   /** One per source, in order. */
   readonly outcomes: SourceOutcome[];
   /** True when the run was stopped early (signal); everything reported was committed. */
@@ -82,9 +103,25 @@ export interface PipelineResult {
 }
 
 type Prepared =
-  | { kind: 'embed'; i: number; item: Omit<ItemInput, 'vector'>; image: PreparedImage; tiles: PreparedImage[] }
+  | { kind: 'embed'; i: number; item: Omit<ItemInput, 'vector'>; image: PreparedImage; tiles: PreparedImage[]; warnings: string[] }
   | { kind: 'touch'; i: number; id: string; path: string | null; size: number; mtimeMs: number }
   | { kind: 'failed'; i: number; error: string };
+
+/**
+ * An item's metadata: its facts under the source's metadata (which wins on a key collision). When both together
+ * would be over the metadata limits, the free-text facts are left out first, then all of them (with a warning).
+ */
+export function withFacts(facts: PhotoFacts, metadata: Metadata): { metadata: Metadata; warnings: string[] } {
+  const all: Metadata = { ...facts, ...metadata };
+  if (metadataProblem(all) === undefined) return { metadata: all, warnings: [] };
+  const short: Metadata = { ...facts };
+  for (const k of TEXT_FACT_KEYS) delete short[k];
+  const fewer: Metadata = { ...short, ...metadata };
+  if (metadataProblem(fewer) === undefined) {
+    return { metadata: fewer, warnings: ['title, description and keywords left out: with them the metadata would be over its size limits'] };
+  }
+  return { metadata, warnings: [`image facts left out: with them the metadata would be over its limits (${metadataProblem(fewer)})`] };
+}
 
 function isEmpty(v: Float32Array): boolean {
   for (let i = 0; i < v.length; i++) if (v[i] !== 0) return false;
@@ -132,6 +169,14 @@ export async function runPipeline(
         return { kind: 'touch', i, id: src.previous.id, path: src.path, size: f.size, mtimeMs: f.mtimeMs };
       }
       const facts = await sniffImage(f.bytes);
+      let metadata = src.metadata ?? {};
+      let warned: string[] = [];
+      if (opts.facts !== false) {
+        const read = await readFacts(f.bytes, facts.format);
+        const merged = withFacts(read.facts, metadata);
+        metadata = merged.metadata;
+        warned = [...read.warnings, ...merged.warnings];
+      }
       const image = await embedder.prepareImage(f.bytes);
       const tiles = tiled ? await Promise.all((await regionsOf(f.bytes, tiled.boxes)).map((r) => embedder.prepareImage(r))) : [];
       const path = opts.keep ? await opts.keep(f.bytes, facts, src) : src.path;
@@ -140,6 +185,7 @@ export async function runPipeline(
         i,
         image,
         tiles,
+        warnings: warned,
         item: {
           id: src.id,
           path,
@@ -148,7 +194,7 @@ export async function runPipeline(
           mtimeMs: f.mtimeMs,
           width: facts.width,
           height: facts.height,
-          metadata: src.metadata ?? {},
+          metadata,
         },
       };
     } catch (e) {
@@ -201,7 +247,12 @@ export async function runPipeline(
     counts.embedded += items.length;
     for (const b of batch) {
       if (outcomes[b.i]) continue;
-      outcomes[b.i] = { status: sources[b.i]!.previous ? 'updated' : 'added', id: b.item.id, path: b.item.path ?? null };
+      outcomes[b.i] = {
+        status: sources[b.i]!.previous ? 'updated' : 'added',
+        id: b.item.id,
+        path: b.item.path ?? null,
+        ...(b.warnings.length > 0 ? { warnings: b.warnings } : {}),
+      };
       done++;
     }
   };
@@ -248,6 +299,8 @@ export async function runPipeline(
     unchanged: counts.unchanged,
     failed: counts.failed,
     failures,
+    // in source order (batches may be committed out of order)
+    warnings: outcomes.flatMap((o, i) => (o?.status !== 'failed' && o?.warnings ? o.warnings.map((warning) => ({ path: sources[i]!.label, warning })) : [])),
     outcomes,
     interrupted,
     seconds,

@@ -28,6 +28,8 @@ export interface AddImagesOptions {
   /** Largest accepted image, bytes. */
   readonly maxFileBytes?: number;
   readonly batchSize?: number;
+  /** Read each image's facts (format, date taken, camera, GPS… see docs/metadata.md) into its metadata (default true). */
+  readonly facts?: boolean;
 }
 
 export interface AddImagesResult {
@@ -39,6 +41,8 @@ export interface AddImagesResult {
   readonly skipped: { index: number; id: string }[];
   /** Images that could not be embedded, by their index in the input. */
   readonly failures: { index: number; filename?: string; error: string }[];
+  /** Images stored although something about them could not be read (broken EXIF…), by their index in the input. */
+  readonly warnings: { index: number; filename?: string; warning: string }[];
 }
 
 /** Add images given as bytes through the ingest pipeline (see `Collection.addImages`). */
@@ -83,7 +87,7 @@ export async function addUploads(
   const stillUsed = async (paths: string[]) => new Set((await store.fileStates(paths)).keys());
   let r: Awaited<ReturnType<typeof runPipeline>>;
   try {
-    r = await runPipeline(store, embedder, sources, { batchSize: opts.batchSize, prefetch: opts.batchSize, keep });
+    r = await runPipeline(store, embedder, sources, { batchSize: opts.batchSize, prefetch: opts.batchSize, keep, facts: opts.facts });
   } catch (e) {
     // nothing kept by this call may outlive it unreferenced: a collection deleted meanwhile takes its whole folder
     if (isLookalikeError(e, 'COLLECTION_CHANGED')) await storage.dropCollection(store.spec);
@@ -94,10 +98,15 @@ export async function addUploads(
   if (r.failed > 0 && kept.length > 0) await storage.release(store.spec, kept, stillUsed);
   const added: AddImagesResult['added'] = [];
   const failures: AddImagesResult['failures'] = [];
+  const warnings: AddImagesResult['warnings'] = [];
   r.outcomes.forEach((o, i) => {
     const src = sources[i]!;
-    if (o.status === 'failed') failures.push({ index: src.index, ...(images[src.index]!.filename ? { filename: images[src.index]!.filename! } : {}), error: o.error });
-    else added.push({ id: o.id, path: o.path, status: o.status === 'unchanged' ? 'updated' : o.status });
+    const named = images[src.index]!.filename ? { filename: images[src.index]!.filename! } : {};
+    if (o.status === 'failed') failures.push({ index: src.index, ...named, error: o.error });
+    else {
+      added.push({ id: o.id, path: o.path, status: o.status === 'unchanged' ? 'updated' : o.status });
+      for (const warning of o.warnings ?? []) warnings.push({ index: src.index, ...named, warning });
+    }
   });
-  return { added, updated: added.filter((a) => a.status === 'updated').length, skipped, failures };
+  return { added, updated: added.filter((a) => a.status === 'updated').length, skipped, failures, warnings };
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { DEFAULT_MODEL, type Config } from '../config.js';
 import type { EmbedderOptions } from '../embed/registry.js';
 import { createError } from '../errors.js';
-import { planChanges, vanished, type IndexFailure, type IndexProgress, type IndexReport } from '../ingest/folder.js';
+import { fileId, planChanges, vanished, type IndexFailure, type IndexProgress, type IndexReport, type IndexWarning } from '../ingest/folder.js';
+import { matchFolder, readMetadataFile, type MetadataFileOptions } from '../ingest/sidecar.js';
 import { walkImages } from '../ingest/walk.js';
 import { openDatabase, type Collection } from '../lookalike.js';
 import type { IndexSpec, Metadata, VectorType } from '../store/types.js';
@@ -23,9 +24,12 @@ export interface IngestJobData {
   readonly run: string;
   readonly db: string;
   readonly collection: string;
-  readonly files: { path: string }[];
+  /** With the values a metadata file gave each (`--metadata-csv`), matched by the submitter. */
+  readonly files: { path: string; metadata?: Metadata }[];
   readonly folderLabelKey?: string;
   readonly metadata?: Metadata;
+  /** false: no image facts (`--no-facts`). */
+  readonly facts?: boolean;
   /** Images per inference call (the submitter's `--batch-size`; else the worker's own). */
   readonly batchSize?: number;
 }
@@ -35,6 +39,7 @@ export interface IngestJobResult {
   readonly updated: number;
   readonly unchanged: number;
   readonly failures: IndexFailure[];
+  readonly warnings?: IndexWarning[];
 }
 
 function connectionOf(url: string): { host: string; port: number; password?: string; db?: number; maxRetriesPerRequest: null } {
@@ -66,6 +71,10 @@ export interface SubmitOptions {
   readonly folderLabelKey?: string;
   /** Metadata merged into every item. */
   readonly metadata?: Metadata;
+  /** Rows of a CSV / JSON Lines file attached to the images they name (matched here, sent with the jobs). */
+  readonly metadataFile?: MetadataFileOptions;
+  /** false: no image facts in the metadata. */
+  readonly facts?: boolean;
   /** New collections: pooling of ViT-style outputs, search index, vector type (as for a local `index`). */
   readonly pooling?: EmbedderOptions['pooling'];
   readonly index?: IndexSpec | { readonly type: IndexSpec['type'] };
@@ -87,12 +96,15 @@ export interface DistributedReport extends Omit<IndexReport, 'interrupted' | 'im
 export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedReport> {
   const started = performance.now();
   const connection = connectionOf(opts.queue);
+  const table = opts.metadataFile ? await readMetadataFile(opts.metadataFile) : undefined;
   // the collection exists (created with its model) before any worker touches it
   const db = await openDatabase(opts.db, opts.config ?? {});
-  let todo: { path: string }[];
+  let todo: { path: string; metadata?: Metadata }[];
   let unchanged = 0;
   const walkProblems: IndexFailure[] = [];
   let prune: (() => Promise<number>) | undefined;
+  let match: ReturnType<typeof matchFolder> | undefined;
+  let attachUnchanged: (() => ReturnType<Collection['mergeMetadata']>) | undefined;
   let col: Collection;
   try {
     const model = opts.model ?? ((await db.hasCollection(opts.collection)) ? undefined : DEFAULT_MODEL);
@@ -110,7 +122,17 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
     });
     const states = new Map((await col.files()).map((f) => [f.path, f]));
     const plan = planChanges(files, states);
-    todo = plan.todo.map((f) => ({ path: f.path }));
+    if (table) {
+      match = matchFolder(table, opts.folder, files, (p) => states.get(p)?.id ?? fileId(p));
+      const inJobs = new Set(plan.todo.map((f) => f.path));
+      const updates = new Map(files.flatMap((f) => {
+        const m = match!.byPath.get(f.path);
+        const s = states.get(f.path);
+        return m && s && !inJobs.has(f.path) ? [[s.id, m] as const] : [];
+      }));
+      attachUnchanged = () => col.mergeMetadata(updates);
+    }
+    todo = plan.todo.map((f) => ({ path: f.path, ...(match?.byPath.has(f.path) ? { metadata: match.byPath.get(f.path)! } : {}) }));
     unchanged = plan.unchanged;
     if (opts.prune) {
       const gone = vanished(opts.folder, new Set(files.map((f) => f.path)), states);
@@ -124,12 +146,13 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
   const size = opts.jobSize ?? 64;
   const queue = new Queue<IngestJobData, IngestJobResult>(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
-  const total = { added: 0, updated: 0, unchanged, failures: [...walkProblems] };
+  const total = { added: 0, updated: 0, unchanged, failures: [...walkProblems], warnings: [] as IndexWarning[] };
   const jobs = Math.ceil(todo.length / size);
   let finished = 0;
   let done = unchanged;
   const all = todo.length + unchanged;
   let removed = 0;
+  let metadataUpdated = 0;
   try {
     await events.waitUntilReady();
     const pending = new Set<string>();
@@ -145,6 +168,7 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
           total.updated += result.updated;
           total.unchanged += result.unchanged;
           total.failures.push(...result.failures);
+          total.warnings.push(...(result.warnings ?? []));
           done += result.added + result.updated + result.unchanged + result.failures.length;
         } else total.failures.push({ path: `(job ${jobId})`, error: error ?? 'job failed' });
         const secs = (performance.now() - started) / 1000;
@@ -174,6 +198,7 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
           files: todo.slice(i * size, (i + 1) * size),
           ...(opts.folderLabelKey ? { folderLabelKey: opts.folderLabelKey } : {}),
           ...(opts.metadata ? { metadata: opts.metadata } : {}),
+          ...(opts.facts === false ? { facts: false } : {}),
           ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
         },
         opts: { jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 10_000, removeOnFail: 10_000 },
@@ -183,6 +208,11 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
     await finishedAll;
     // prune only when every job succeeded: a failed job's files may still exist
     if (prune && !total.failures.some((f) => f.path.startsWith('(job '))) removed = await prune();
+    if (attachUnchanged) {
+      const r = await attachUnchanged();
+      metadataUpdated = r.updated;
+      for (const k of r.skipped) total.warnings.push({ path: k.id, warning: `metadata not updated: with the new values it ${k.problem}` });
+    }
   } finally {
     await events.close();
     await queue.close();
@@ -195,6 +225,8 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
     removed,
     failed: total.failures.length,
     failures: total.failures,
+    warnings: total.warnings,
+    ...(match ? { metadataFile: { ...match.report, updated: metadataUpdated } } : {}),
     jobs,
     seconds: (performance.now() - started) / 1000,
   };
@@ -242,10 +274,12 @@ export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Pro
         {
           ...(data.folderLabelKey ? { folderLabelKey: data.folderLabelKey } : {}),
           ...(data.metadata ? { metadata: data.metadata } : {}),
+          ...(data.facts === false ? { facts: false } : {}),
+          ...(data.files.some((f) => f.metadata) ? { fileMetadata: new Map(data.files.flatMap((f) => (f.metadata ? [[path.resolve(f.path), f.metadata] as const] : []))) } : {}),
           ...(data.batchSize ? { batchSize: data.batchSize } : {}),
         },
       );
-      const result: IngestJobResult = { added: r.added, updated: r.updated, unchanged: r.unchanged, failures: r.failures };
+      const result: IngestJobResult = { added: r.added, updated: r.updated, unchanged: r.unchanged, failures: r.failures, warnings: r.warnings };
       processed += data.files.length;
       opts.log?.(`job ${job.id}: ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.failures.length} failed`);
       return result;

@@ -48,7 +48,8 @@ export async function itemsRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCo
       config: { access: 'write' },
       schema: {
         summary:
-          'Add images (multipart: one or more image files; optional fields: metadata (a JSON object), onConflict ' +
+          'Add images (multipart: one or more image files; optional fields: metadata (a JSON object: numbers, booleans and ' +
+          'nested values are stored as given, under the facts read from each image), onConflict ' +
           '(replace | skip | merge: what happens to an image already in the collection; default replace))',
         params: S.NameParams,
         response: { 200: S.AddResponse, ...S.errorResponses },
@@ -86,6 +87,7 @@ export async function itemsRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCo
             updated: r.updated,
             skipped: r.skipped.length,
             failures: r.failures.map((f) => ({ filename: files[f.index]?.name ?? f.filename ?? `#${f.index}`, error: redact(f.error) })),
+            warnings: r.warnings.map((w) => ({ filename: files[w.index]?.name ?? w.filename ?? `#${w.index}`, warning: redact(w.warning) })),
           };
         });
       });

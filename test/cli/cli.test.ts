@@ -13,7 +13,7 @@ describe('CLI (the README workflow, JSON contracts)', () => {
   it('index --json prints exactly the documented object', async () => {
     const r = await cli(['index', SAMPLES, '--db', db, '--collection', 'photos', '--model', 'mobilenet-v1', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ added: 96, updated: 0, unchanged: 0, removed: 0, failed: 0, failures: [] });
+    expect(JSON.parse(r.stdout)).toEqual({ added: 96, updated: 0, unchanged: 0, removed: 0, failed: 0, failures: [], warnings: [] });
     const again = await cli(['index', SAMPLES, '--db', db, '--collection', 'photos', '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ added: 0, unchanged: 96 });
   });

@@ -20,9 +20,10 @@ describe('Collection.addImages', () => {
     const id = first.added[0]!.id;
     const replaced = await col.addImages([{ bytes: daisies[0]!, filename: 'b.jpg', metadata: { species: 'bellis' } }]);
     expect(replaced).toMatchObject({ added: [{ id, status: 'updated' }], updated: 1 });
-    expect((await col.get(id))!.metadata).toEqual({ species: 'bellis', filename: 'b.jpg' });
+    // the image's facts (the sample JPEGs state only their format) under the metadata given
+    expect((await col.get(id))!.metadata).toEqual({ format: 'jpeg', species: 'bellis', filename: 'b.jpg' });
     await col.addImages([{ bytes: daisies[0]!, metadata: { colour: 'white' } }], { onConflict: 'merge' });
-    expect((await col.get(id))!.metadata).toEqual({ species: 'bellis', filename: 'b.jpg', colour: 'white' });
+    expect((await col.get(id))!.metadata).toEqual({ format: 'jpeg', species: 'bellis', filename: 'b.jpg', colour: 'white' });
     const skipped = await col.addImages([{ bytes: daisies[0]!, metadata: { species: 'zzz' } }], { onConflict: 'skip' });
     expect(skipped).toMatchObject({ added: [], skipped: [{ index: 0, id }] });
     expect((await col.get(id))!.metadata.species).toBe('bellis');

@@ -139,12 +139,14 @@ describe('HTTP API for the web page (issue 12)', () => {
     expect(m.collection).toBe('flowers');
     expect(m.items).toBe(96);
     expect(m.pathPrefix).toBe(SAMPLES + path.sep);
-    expect(m.keys).toHaveLength(1);
-    expect(m.keys[0]).toMatchObject({ key: 'species', items: 96, distinct: 12 });
-    expect(m.keys[0]!.values).toHaveLength(12);
-    expect(m.keys[0]!.values.every((v) => v.count === 8)).toBe(true);
+    // the folder label, and the image facts read at ingest (the sample JPEGs state nothing but their format)
+    expect(m.keys.map((k) => k.key)).toEqual(['format', 'species']);
+    const species = m.keys.find((k) => k.key === 'species')!;
+    expect(species).toMatchObject({ key: 'species', items: 96, distinct: 12 });
+    expect(species.values).toHaveLength(12);
+    expect(species.values.every((v) => v.count === 8)).toBe(true);
     const few = (await app.inject('/v1/collections/flowers/metadata?values=3')).json() as typeof m;
-    expect(few.keys[0]!.values.map((v) => v.value)).toEqual(['bluebell', 'buttercup', 'colts-foot']);
+    expect(few.keys.find((k) => k.key === 'species')!.values.map((v) => v.value)).toEqual(['bluebell', 'buttercup', 'colts-foot']);
     expect((await app.inject('/v1/collections/flowers/metadata?values=0')).statusCode).toBe(400);
     expect((await app.inject('/v1/collections/flowers/metadata?other=1')).statusCode).toBe(400);
     expect((await app.inject('/v1/collections/nope/metadata')).json().error.code).toBe('COLLECTION_NOT_FOUND');

@@ -6,6 +6,7 @@ import { createError } from '../../errors.js';
 import type { SubmitOptions } from '../../queue/distributed.js';
 import {
   collect,
+  columnTypes,
   configFrom,
   indexOptions,
   indexSpecFrom,
@@ -13,11 +14,14 @@ import {
   metadataKey,
   nonEmpty,
   storeOptions,
+  type ColumnTypeName,
   type IndexOpts,
   type InferenceOpts,
   type StoreOpts,
 } from '../options.js';
-import { EXIT, Output } from '../output.js';
+import { EXIT, Output, UsageError } from '../output.js';
+import type { IndexReport } from '../../ingest/folder.js';
+import type { MetadataFileOptions } from '../../ingest/sidecar.js';
 import { progressBar, withDb, type ProgressBar } from '../shared.js';
 
 
@@ -30,6 +34,40 @@ export interface IndexCliOpts extends StoreOpts, InferenceOpts, IndexOpts {
   readonly progress: boolean;
   readonly queue?: string;
   readonly tiles?: string[];
+  readonly metadataCsv?: string;
+  readonly metadataJsonl?: string;
+  readonly keyColumn?: string;
+  readonly columnType?: Record<string, ColumnTypeName>;
+  /** false with --no-facts. */
+  readonly facts: boolean;
+}
+
+/** The metadata file the flags name, or undefined; --key-column / --column-type without one are usage errors. */
+export function metadataFileFrom(o: IndexCliOpts): MetadataFileOptions | undefined {
+  const file = o.metadataCsv ?? o.metadataJsonl;
+  if (file === undefined) {
+    if (o.keyColumn !== undefined) throw new UsageError('--key-column needs --metadata-csv or --metadata-jsonl.');
+    if (o.columnType !== undefined) throw new UsageError('--column-type needs --metadata-csv or --metadata-jsonl.');
+    return undefined;
+  }
+  return {
+    path: file,
+    format: o.metadataCsv !== undefined ? 'csv' : 'jsonl',
+    ...(o.keyColumn !== undefined ? { keyColumn: o.keyColumn } : {}),
+    ...(o.columnType !== undefined ? { columnTypes: o.columnType } : {}),
+  };
+}
+
+/** Lines for people about what a metadata file matched (the JSON result carries the whole report). */
+function metadataNotes(r: Pick<IndexReport, 'metadataFile'>, out: Output): void {
+  const m = r.metadataFile;
+  if (!m) return;
+  const types = Object.entries(m.columns).map(([c, t]) => `${c}:${t}`).join(', ');
+  out.note(`${m.file}: ${m.rows} rows, ${m.matched} images matched by ${m.keyColumn}` + (m.updated ? ` (${m.updated} already indexed brought up to date)` : '') + `; columns ${types}`);
+  if (m.unmatchedRows.count > 0) {
+    out.note(`  ${m.unmatchedRows.count} rows matched no image, e.g. ` + m.unmatchedRows.examples.map((e) => `line ${e.line} "${e.key}" (${e.reason})`).join('; '));
+  }
+  if (m.unmatchedImages.count > 0) out.note(`  ${m.unmatchedImages.count} images have no row, e.g. ${m.unmatchedImages.examples.join(', ')}`);
 }
 
 export function registerIndex(program: Command): void {
@@ -45,12 +83,18 @@ export function registerIndex(program: Command): void {
       v.split(',').map((x) => x.trim()).filter(Boolean),
     )
     .option('--label-key <key>', "store each image's parent folder name in this metadata field", metadataKey('--label-key'))
+    .addOption(new Option('--metadata-csv <file>', 'attach the rows of this CSV (header row) to the images they name (see --key-column)').argParser(nonEmpty('--metadata-csv')).conflicts('metadataJsonl'))
+    .option('--metadata-jsonl <file>', 'attach the objects of this JSON Lines file to the images they name', nonEmpty('--metadata-jsonl'))
+    .option('--key-column <column>', 'metadata file column naming each image: relative path, file name, file stem or item id (default: path, file, filename, image or id)', nonEmpty('--key-column'))
+    .option('--column-type <col=type>', 'declare metadata file column types (string, number, boolean, date), e.g. price=number,sku=string (repeatable; others are detected)', columnTypes('--column-type'))
+    .option('--no-facts', "do not read image facts (format, EXIF/XMP/IPTC date taken, camera, GPS, title…) into the metadata")
     .addOption(new Option('--pooling <how>', 'ViT-style token outputs: CLS token or mean of tokens (new collections)').choices(['cls', 'mean']))
     .option('--no-progress', 'no progress bar')
     .option('--queue <url>', 'distribute the work as jobs on this Redis (redis://host:port); run `lookalike worker` processes to do it', nonEmpty('--queue'));
   inferenceOptions(indexOptions(cmd)).action(async (dir: string, o: IndexCliOpts) => {
     const out = new Output(o.json === true);
     const index = indexSpecFrom(o); // a bad index value is a usage error before anything is opened
+    metadataFileFrom(o);
     await checkSource(dir); // …and a missing folder an error before any store is created
     const bar = await progressBar(o.progress && !o.json);
     try {
@@ -84,6 +128,8 @@ export function queueOptionsFrom(dir: string, o: IndexCliOpts, onProgress?: Subm
     model: o.model,
     prune: o.prune === true,
     folderLabelKey: o.labelKey,
+    metadataFile: metadataFileFrom(o),
+    facts: o.facts,
     pooling: o.pooling,
     index,
     vectorType: o.vectorType,
@@ -101,10 +147,12 @@ async function indexByQueue(dir: string, o: IndexCliOpts, out: Output, bar: Prog
   const { submitIndexJobs } = await import('../../queue/distributed.js');
   const r = await submitIndexJobs(queueOptionsFrom(dir, o, bar.update));
   bar.stop();
-  const { added, updated, unchanged, removed, failed, failures } = r;
+  const { added, updated, unchanged, removed, failed, failures, warnings } = r;
   for (const f of failures) out.note(`skipped ${f.path}: ${f.error}`);
+  for (const w of warnings) out.note(`warning: ${w.path}: ${w.warning}`);
+  metadataNotes(r, out);
   out.result(
-    { added, updated, unchanged, removed, failed, failures },
+    { added, updated, unchanged, removed, failed, failures, warnings, ...(r.metadataFile ? { metadataFile: r.metadataFile } : {}) },
     () => `${o.collection}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${removed} removed, ${failed} failed (${r.jobs} jobs, ${r.seconds.toFixed(1)} s)`,
   );
 }
@@ -140,14 +188,18 @@ async function indexHere(dir: string, o: IndexCliOpts, index: ReturnType<typeof 
         exclude: o.exclude,
         ...(o.prune ? { prune: true } : {}),
         ...(o.labelKey ? { folderLabelKey: o.labelKey } : {}),
+        ...(metadataFileFrom(o) ? { metadataFile: metadataFileFrom(o)! } : {}),
+        ...(o.facts === false ? { facts: false } : {}),
         onProgress: bar.update,
         signal: abort.signal,
       });
       bar.stop();
-      const { added, updated, unchanged, removed, failed, failures } = r;
+      const { added, updated, unchanged, removed, failed, failures, warnings } = r;
       for (const f of failures) out.note(`skipped ${f.path}: ${f.error}`);
+      for (const w of warnings) out.note(`warning: ${w.path}: ${w.warning}`);
+      metadataNotes(r, out);
       out.result(
-        { added, updated, unchanged, removed, failed, failures },
+        { added, updated, unchanged, removed, failed, failures, warnings, ...(r.metadataFile ? { metadataFile: r.metadataFile } : {}) },
         () =>
           `${o.collection}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${removed} removed, ${failed} failed` +
           ` (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(1)} images/s)` +
