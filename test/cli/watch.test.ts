@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES, tmpDir } from '../helpers.js';
 import { cli, exitOf, firstEvent, requireBuiltCli, startCli } from './run.js';
 
-describe('serve --watch', () => {
+describe('--watch on the command line (index, serve)', () => {
   beforeAll(requireBuiltCli);
 
   it('indexes files added while serving and removes deleted ones; usage errors', async () => {
@@ -33,4 +33,28 @@ describe('serve --watch', () => {
     expect((await cli(['serve', '--db', db, '--watch', dir])).code).toBe(2); // no --collection
     expect((await cli(['serve', '--db', db, '-c', 'w', '--watch', path.join(dir, 'nope')])).code).toBe(2);
   }, 60_000);
+
+  it('index --watch indexes, then follows the folder until Ctrl-C; not with --queue', async () => {
+    const db = path.join(tmpDir(), 'db');
+    const dir = tmpDir('lookalike-watched-');
+    const daisy = path.join(SAMPLES, 'daisy', fs.readdirSync(path.join(SAMPLES, 'daisy'))[0]!);
+    fs.copyFileSync(daisy, path.join(dir, 'one.jpg'));
+    const child = startCli(['index', dir, '--db', db, '-c', 'w', '--model', 'color-histogram', '--watch', '--json']);
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const count = async () => {
+      const r = await cli(['info', '--db', db, '-c', 'w', '--json']);
+      return r.code === 0 ? (JSON.parse(r.stdout) as { count: number }).count : -1;
+    };
+    try {
+      await expect.poll(() => stderr, { timeout: 30_000 }).toMatch(/watching .* for changes/);
+      await sharp({ create: { width: 32, height: 32, channels: 3, background: '#0c0' } }).png().toFile(path.join(dir, 'two.png'));
+      await expect.poll(count, { timeout: 30_000, interval: 300 }).toBe(2);
+      expect(stderr).toMatch(/"log".*1 added/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exitOf(child)).toBe(0);
+    expect((await cli(['index', dir, '--db', db, '--watch', '--queue', 'redis://127.0.0.1:1'])).code).toBe(2);
+  }, 90_000);
 });

@@ -34,6 +34,7 @@ export interface IndexCliOpts extends StoreOpts, InferenceOpts, IndexOpts {
   readonly progress: boolean;
   readonly queue?: string;
   readonly tiles?: string[];
+  readonly watch?: boolean;
   readonly metadataCsv?: string;
   readonly metadataJsonl?: string;
   readonly keyColumn?: string;
@@ -79,6 +80,7 @@ export function registerIndex(program: Command): void {
     .option('-m, --model <model>', `embedder: a built-in name, a Hugging Face id or a model folder (new collections default to ${DEFAULT_MODEL})`, nonEmpty('--model'))
     .option('--exclude <glob>', 'leave out files matching this glob, relative to <dir> (repeatable)', collect('--exclude'), [])
     .option('--prune', 'remove records of files under <dir> that no longer exist')
+    .option('--watch', 'after indexing, keep the collection in sync with the folder (new, changed, moved, deleted files) until Ctrl-C')
     .option('--tiles <grids>', 'new collections: also keep a vector per tile for region search, e.g. 3x3@0.5 (9 half-size windows) or 2x2,3x3', (v: string) =>
       v.split(',').map((x) => x.trim()).filter(Boolean),
     )
@@ -95,6 +97,7 @@ export function registerIndex(program: Command): void {
     const out = new Output(o.json === true);
     const index = indexSpecFrom(o); // a bad index value is a usage error before anything is opened
     metadataFileFrom(o);
+    if (o.watch && o.queue) throw new UsageError('--watch keeps one process in sync with the folder; it does not combine with --queue.');
     await checkSource(dir); // …and a missing folder an error before any store is created
     const bar = await progressBar(o.progress && !o.json);
     try {
@@ -206,6 +209,27 @@ async function indexHere(dir: string, o: IndexCliOpts, index: ReturnType<typeof 
           (r.interrupted ? ' — interrupted; run again to continue' : ''),
       );
       if (r.interrupted) process.exitCode = EXIT.interrupted;
+      if (o.watch && !r.interrupted) {
+        process.off('SIGINT', onSigint);
+        const { describeSync } = await import('../../ingest/watch.js');
+        const watcher = col.watch(dir, {
+          exclude: o.exclude,
+          ...(o.labelKey ? { folderLabelKey: o.labelKey } : {}),
+          onSync: (s) => {
+            if (!s.initial && s.added + s.updated + s.moved + s.removed + s.failed === 0 && !s.folderMissing) return;
+            for (const f of s.failures) out.note(`skipped ${f.path}: ${f.error}`);
+            out.log(`${new Date().toISOString()} ${o.collection}: ${describeSync(s)}`);
+          },
+          onError: (e) => out.warn(`watching ${dir}: ${e instanceof Error ? e.message : String(e)}`),
+        });
+        await watcher.ready;
+        out.log(`watching ${dir} for changes (Ctrl-C to stop)`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await watcher.close();
+      }
     } finally {
       process.off('SIGINT', onSigint);
       await col.close();
