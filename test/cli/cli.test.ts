@@ -64,7 +64,7 @@ describe('CLI (the README workflow, JSON contracts)', () => {
     expect(missing.stderr).toMatch(/No collection "nope".*Collections: photos/s);
     const both = await cli(['search', '--db', db, '--collection', 'photos']);
     expect(both.code).toBe(2);
-    expect(both.stderr).toMatch(/exactly one of --image, --text or --id/);
+    expect(both.stderr).toMatch(/give a query: --image FILE, --text TEXT or --id ID/);
     const model = await cli(['index', SAMPLES, '--db', db, '--collection', 'other', '--model', 'Xenova/clip-vit-base-patch32'], {
       LOOKALIKE_OFFLINE: '1',
       LOOKALIKE_CACHE: tmpDir(),

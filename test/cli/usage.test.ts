@@ -19,7 +19,7 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['search', '--db', db, '--image', 'q.jpg', '--min-score', 'NaN'], /--min-score.*NaN/],
   [['search', '--db', db, '--text', ''], /--text/],
   [['search', '--db', db, '--image'], /--image.*missing/],
-  [['search', '--db', db], /exactly one of --image, --text or --id/],
+  [['search', '--db', db], /give a query: --image FILE, --text TEXT or --id ID/],
   [['search', '--db', db, '--image', 'q.jpg', '--where', 'a\\=x'], /--where.*backslash/],
   [['search', '--db', db, '--image', 'q.jpg', '--where', 'novalue'], /--where "novalue"/],
   [['index', '--db', db], /missing required argument 'dir'/],
