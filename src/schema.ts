@@ -126,27 +126,22 @@ export function validateMetadata(value: unknown, field = 'metadata'): Metadata {
 export const MetadataValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** Metadata equality filter: every key must equal its value. At most 32 conditions, keys as metadata keys. */
-const RangeBoundSchema = z.union([z.number(), z.string()]);
-/** Operators of one condition (see src/search/where.ts and docs/filters.md). */
-export const WhereOpsSchema = z
-  .object({
-    eq: MetadataValueSchema.optional(),
-    ne: MetadataValueSchema.optional(),
-    gt: RangeBoundSchema.optional(),
-    gte: RangeBoundSchema.optional(),
-    lt: RangeBoundSchema.optional(),
-    lte: RangeBoundSchema.optional(),
-    in: z.array(MetadataValueSchema).optional(),
-    nin: z.array(MetadataValueSchema).optional(),
-    exists: z.boolean().optional(),
-  })
-  .strict();
-export const NearSchema = z.object({ lat: z.number(), lon: z.number(), km: z.number() }).strict();
 /**
  * A metadata filter: key → value (equality) or key → {eq, ne, gt, gte, lt, lte, in, nin, exists}, all ANDed, plus
- * `$near: {lat, lon, km}`. Keys and values are checked in full by `validateWhere`.
+ * `$near: {lat, lon, km}`. The request schema checks keys and that each condition is a value or an object; the
+ * operators are checked by `validateWhere`, so a bad one gets one message naming the key and the operator instead of
+ * a list of schema alternatives.
  */
-export const WhereSchema = z.record(z.string(), z.union([MetadataValueSchema, WhereOpsSchema, NearSchema]));
+export const WhereSchema = z
+  .record(z.union([MetadataKeySchema, z.literal('$near')]), z.union([MetadataValueSchema, z.record(z.string(), z.unknown())]))
+  .superRefine((v, ctx) => {
+    const n = Object.keys(v).length;
+    if (n > MAX_WHERE_CONDITIONS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_WHERE_CONDITIONS} conditions (got ${n})` });
+  })
+  .describe(
+    'Metadata filter: {"key": value} (equality, compared as text) or {"key": {"eq"|"ne": v, "gt"|"gte"|"lt"|"lte": number or string, "in"|"nin": [v…], "exists": bool}}, ' +
+      'all conditions ANDed (at most 32), plus {"$near": {"lat", "lon", "km"}} on numeric lat/lon metadata. See docs/filters.md.',
+  );
 export type { Where } from './search/where.js';
 
 /**
