@@ -13,6 +13,8 @@ export interface Hit {
   path: string | null;
   score: number;
   metadata: Record<string, unknown>;
+  /** With `collapse`: the near-duplicates folded into this hit. */
+  folded?: { id: string; path: string | null; score: number }[];
 }
 export interface Item {
   id: string;
@@ -30,6 +32,10 @@ export interface Limits {
   maxWhereConditions: number;
   acceptedFormats: string[];
   acceptedTypes: string[];
+  /** Most terms (positive and negative) in one query. */
+  maxQueryTerms: number;
+  /** Default 👍/👎 weights (Rocchio); absent from older servers. */
+  feedbackWeights?: { alpha: number; beta: number; gamma: number };
 }
 export interface KeySummary {
   key: string;
@@ -58,10 +64,45 @@ export class ApiError extends Error {
   }
 }
 
+/** The API key the user gave this tab (sessionStorage: never in the URL, gone with the tab). */
+const KEY_ITEM = 'lookalike.apiKey';
+
+export function apiKey(): string | null {
+  try {
+    return sessionStorage.getItem(KEY_ITEM);
+  } catch {
+    return null;
+  }
+}
+
+export function setApiKey(key: string | null): void {
+  try {
+    if (key === null) sessionStorage.removeItem(KEY_ITEM);
+    else sessionStorage.setItem(KEY_ITEM, key);
+  } catch {
+    // storage refused (private mode): the key lives as long as the page
+  }
+  memoryKey = key;
+}
+
+let memoryKey: string | null = null;
+const currentKey = (): string | null => apiKey() ?? memoryKey;
+
+/** `init` with the API key's Authorization header, when the user gave one. */
+export function withKey(init: RequestInit = {}): RequestInit {
+  const key = currentKey();
+  if (key === null) return init;
+  const headers = new Headers(init.headers);
+  headers.set('authorization', `Bearer ${key}`);
+  return { ...init, headers };
+}
+
+export const hasKey = (): boolean => currentKey() !== null;
+
 export async function api<T>(url: string, init?: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, init);
+    res = await fetch(url, withKey(init));
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError('NETWORK', 'Cannot reach the lookalike server: is it still running?', 0);

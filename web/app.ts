@@ -2,22 +2,30 @@
 //
 // One state object (state.ts); every view is derived from it by render() (render.ts, detail.ts). Each search gets an
 // id and an AbortController: starting one aborts the one before, and a response whose id is not the latest is dropped.
-// The URL holds the whole query (query.ts), so Back/Forward and shared links reproduce it.
-import { api, ApiError, collectionUrl, itemUrl, type Info, type Item, type Limits, type SearchReply, type Summary } from './api.js';
-import { detailEls, renderDetail } from './detail.js';
-import { emptyQuery, fromUrl, sameQuery, searchBody, searchForm, toUrl, type Query } from './query.js';
+// The URL holds the whole query (query.ts), so Back/Forward and shared links reproduce it. 👍/👎 and the query's terms:
+// feedback.ts; regions: region.ts; the API key: api.ts and images.ts.
+import { api, collectionUrl, hasKey, itemUrl, setApiKey, type Info, type Item, type Limits, type SearchReply, type Summary } from './api.js';
+import { renderDetail, wireDetail } from './detail.js';
+import { describeError as describe, needsKey, refuseFile } from './errors.js';
+import { draftOf, fbEls, renderFeedback, toggleMark, weightsOf, wireFeedback } from './feedback.js';
+import { forgetImages } from './images.js';
+import { emptyQuery, freshQuery, fromUrl, sameQuery, searchForm, toUrl, type Query } from './query.js';
 import { els, render } from './render.js';
-import { DEFAULT_LIMITS, megabytes, moreAfter, seenKey, type State } from './state.js';
+import { wireUpload } from './upload.js';
+import { DEFAULT_LIMITS, moreAfter, seenKey, type State } from './state.js';
+import { searchBody } from './terms.js';
 
 const s: State = {
   boot: 'loading',
   bootError: null,
+  keyError: null,
   notice: null,
   collections: [],
   limits: DEFAULT_LIMITS,
   summaries: new Map(),
   search: { seq: 0, query: emptyQuery(''), phase: 'idle', hits: [], error: null, ms: null, more: 'no', file: null },
   detail: null,
+  marks: new Map(),
   knobError: null,
   seen: new Map(),
   items: new Map(),
@@ -30,6 +38,7 @@ const chosen = new Map<string, { name: string; url: string }>();
 
 function paint(): void {
   render(s);
+  renderFeedback(s);
   renderDetail(s);
 }
 
@@ -49,28 +58,16 @@ function remember(collection: string, hits: readonly { id: string; path: string 
   for (const h of hits) s.seen.set(seenKey(collection, h.id), h);
 }
 
-function describeError(e: unknown, file: File | null): string {
-  const err = e instanceof ApiError ? e : new ApiError('INTERNAL', e instanceof Error ? e.message : String(e), 0);
-  const formats = `Accepted formats: ${s.limits.acceptedFormats.join(', ')}.`;
-  if (file) {
-    if (err.code === 'PAYLOAD_TOO_LARGE') return `“${file.name}” is too large (${megabytes(file.size)}): this server accepts images up to ${megabytes(s.limits.maxUploadBytes)}.`;
-    let m = `Could not search with “${file.name}”: ${err.message.replace(/\.?$/u, '.')}`;
-    if (err.code === 'IMAGE_DECODE_FAILED' && !/accepted formats/iu.test(m)) m += ` ${formats}`;
-    return `${m} (${err.code})`;
-  }
-  if (err.code === 'QUERY_IMAGE_NOT_FOUND') return 'The image this search was made with is no longer kept by the server: drop, paste or choose it again.';
-  return `${err.message} (${err.code})`;
-}
+const describeError = (e: unknown, file: File | null): string => describe(e, file, s.limits);
 
-/** A file the server would refuse anyway, said at once and with its name. */
-function refuseFile(file: File): string | null {
-  if (file.size > s.limits.maxUploadBytes) {
-    return `“${file.name}” is too large (${megabytes(file.size)}): this server accepts images up to ${megabytes(s.limits.maxUploadBytes)}.`;
-  }
-  if (file.type !== '' && !file.type.startsWith('image/')) {
-    return `“${file.name}” is not an image (${file.type}). Accepted formats: ${s.limits.acceptedFormats.join(', ')}.`;
-  }
-  return null;
+/** The server asks for an API key (or did not accept this one): show the key form. */
+function askForKey(): void {
+  s.keyError = hasKey() ? 'The server did not accept this key: check it and try again.' : null;
+  setApiKey(null);
+  forgetImages();
+  s.boot = 'key';
+  s.detail = null;
+  paint();
 }
 
 /**
@@ -87,27 +84,35 @@ async function start(query: Query, mode: HistoryMode, file: File | null = null):
   const runs = query.kind !== 'none' || file !== null;
   const fileView = file ? { name: file.name, url: URL.createObjectURL(file) } : query.kind === 'upload' ? (chosen.get(query.value) ?? null) : null;
   s.knobError = null;
+  s.marks = new Map(); // searched now (the draft), or left with the search they were made on
   s.search = { seq: mySeq, query, phase: runs ? 'loading' : 'idle', hits: keepHits && runs ? previous.hits : [], error: null, ms: null, more: 'no', file: fileView };
-  if (!file) writeUrl(mode, query);
-  if (query.kind === 'id') void nameOf(query.collection, query.value);
-  const refused = file ? refuseFile(file) : null;
+  const refused = file ? refuseFile(file, s.limits) : null;
   if (refused) {
     s.search = { ...s.search, phase: 'error', hits: [], error: refused };
     paint();
     return;
   }
-  paint();
-  if (!runs) return;
-  controller = new AbortController();
-  const { signal } = controller;
+  // the request leaves first; the URL, the names and the loading state follow while the server works
   const t0 = performance.now();
-  try {
-    const reply = await api<SearchReply>(
+  let pending: Promise<SearchReply> | null = null;
+  if (runs) {
+    controller = new AbortController();
+    const { signal } = controller;
+    pending = api<SearchReply>(
       searchUrl(query.collection),
       file
         ? { method: 'POST', body: searchForm(query, file), signal }
-        : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(searchBody(query, 0)), signal },
+        : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(searchBody(query, 0, weightsOf(s))), signal },
     );
+    pending.catch(() => undefined); // awaited below
+  }
+  if (!file) writeUrl(mode, query);
+  if (query.kind === 'id') void nameOf(query.collection, query.value);
+  for (const t of query.terms) if (t.kind === 'id') void nameOf(query.collection, t.value);
+  paint();
+  if (!pending) return;
+  try {
+    const reply = await pending;
     if (mySeq !== seq) return;
     let q = query;
     if (file && reply.upload) {
@@ -126,6 +131,7 @@ async function start(query: Query, mode: HistoryMode, file: File | null = null):
     };
   } catch (e) {
     if (mySeq !== seq) return; // aborted by a newer search, or superseded: never rendered
+    if (needsKey(e)) return askForKey();
     s.search = { ...s.search, phase: 'error', hits: [], error: describeError(e, file), more: 'no' };
   }
   paint();
@@ -143,7 +149,7 @@ async function loadMore(): Promise<void> {
     const reply = await api<SearchReply>(searchUrl(sr.query.collection), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(searchBody({ ...sr.query, k }, offset)),
+      body: JSON.stringify(searchBody({ ...sr.query, k }, offset, weightsOf(s))),
       signal: controller.signal,
     });
     if (mySeq !== seq) return;
@@ -152,6 +158,7 @@ async function loadMore(): Promise<void> {
     s.search = { ...s.search, hits, more: moreAfter(reply.results.length, k, hits.length, s.limits.maxK) };
   } catch (e) {
     if (mySeq !== seq) return;
+    if (needsKey(e)) return askForKey();
     s.search = { ...s.search, more: 'yes', error: describeError(e, null) };
   }
   paint();
@@ -197,6 +204,11 @@ async function openDetail(id: string, mode: HistoryMode): Promise<void> {
 
 function closeDetail(): void {
   if (!s.detail) return;
+  if (s.detail.query) {
+    s.detail = null; // the query image's view is not in the URL
+    paint();
+    return;
+  }
   if ((history.state as { item?: boolean } | null)?.item) {
     history.back(); // the detail view was opened on this page: Back closes it (popstate renders)
     return;
@@ -232,7 +244,7 @@ function searchFile(file: File): void {
     paint();
     return;
   }
-  void start({ ...s.search.query, kind: 'upload', value: '' }, 'push', file);
+  void start(freshQuery(s.search.query, 'upload', ''), 'push', file);
 }
 
 /** A knob changed: check it (never clamp), then run the current query again with it. */
@@ -254,7 +266,7 @@ function knobsChanged(): void {
   const where: Record<string, string> = {};
   for (const sel of els.filters.querySelectorAll('select')) if (sel.value !== '') where[sel.dataset.key!] = sel.value;
   for (const [key, value] of Object.entries(s.search.query.where)) if (!els.filters.querySelector(`select[data-key="${CSS.escape(key)}"]`)) where[key] = value;
-  rerun({ ...s.search.query, k, minScore: min, where });
+  rerun({ ...draftOf(s), k, minScore: min, where, fold: els.fold.checked });
 }
 
 function rerun(q: Query): void {
@@ -268,42 +280,18 @@ function rerun(q: Query): void {
 
 // ------------------------------------------------------------------------------------------------ events
 
-els.file.addEventListener('change', () => {
-  const f = els.file.files?.[0];
-  els.file.value = '';
-  if (f) searchFile(f);
-});
-const openPicker = () => {
-  if (els.drop.getAttribute('aria-disabled') !== 'true') els.file.click();
-};
-els.drop.addEventListener('click', openPicker);
-els.drop.addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' || e.key === ' ') {
-    e.preventDefault();
-    openPicker();
-  }
-});
-els.drop.addEventListener('dragover', (e) => {
-  e.preventDefault();
-  els.drop.classList.add('over');
-});
-els.drop.addEventListener('dragleave', () => els.drop.classList.remove('over'));
-els.drop.addEventListener('drop', (e) => {
-  e.preventDefault();
-  els.drop.classList.remove('over');
-  const f = e.dataTransfer?.files[0];
-  if (f) searchFile(f);
-});
-document.addEventListener('paste', (e) => {
-  const f = [...(e.clipboardData?.files ?? [])].find((x) => x.type.startsWith('image/'));
-  if (!f) return; // pasted text goes where it was pasted
-  e.preventDefault();
-  searchFile(f);
-});
+wireUpload(searchFile);
 els.textForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = els.text.value.trim();
-  if (text) void start({ ...s.search.query, kind: 'text', value: text }, 'push');
+  if (text) void start(freshQuery(s.search.query, 'text', text), 'push');
+});
+els.textAdd.addEventListener('click', () => {
+  const text = els.text.value.trim();
+  const q = draftOf(s);
+  if (!text || q.kind === 'none') return;
+  els.text.value = ''; // it is a term of the query now (a chip)
+  void start({ ...q, terms: [...q.terms, { kind: 'text', value: text, negative: false, weight: null }] }, 'push');
 });
 els.knobs.addEventListener('submit', (e) => {
   e.preventDefault();
@@ -328,8 +316,11 @@ els.results.addEventListener('click', (e) => {
   const button = (e.target as Element).closest('button');
   const id = button?.closest<HTMLElement>('.hit')?.dataset.id;
   if (!button || id === undefined) return;
-  if (button.classList.contains('details')) void openDetail(id, 'push');
-  else void start({ ...s.search.query, kind: 'id', value: id }, 'push');
+  if (button.classList.contains('mark')) {
+    fbEls.live.textContent = toggleMark(s, id, button.classList.contains('dislike'));
+    paint();
+  } else if (button.classList.contains('details')) void openDetail(id, 'push');
+  else void start(freshQuery(s.search.query, 'id', id), 'push');
 });
 const suggestion = (e: Event) => {
   const b = (e.target as Element).closest<HTMLButtonElement>('button[data-action]');
@@ -345,19 +336,35 @@ const suggestion = (e: Event) => {
 els.empty.addEventListener('click', suggestion);
 els.filters.addEventListener('click', suggestion);
 els.more.addEventListener('click', () => void loadMore());
-detailEls.close.addEventListener('click', closeDetail);
-detailEls.dialog.addEventListener('cancel', (e) => {
-  e.preventDefault(); // Escape: close through the state (and history)
-  closeDetail();
+wireDetail(
+  () => s.detail,
+  closeDetail,
+  (d, crop) => {
+    s.detail = null;
+    void start(freshQuery(s.search.query, d.query ? 'upload' : 'id', d.id, crop), 'push');
+  },
+);
+els.preview.addEventListener('click', (e) => {
+  const q = s.search.query;
+  if (!(e.target as Element).closest('#query-region') || q.kind !== 'upload') return;
+  s.detail = { id: q.value, item: null, error: null, query: true };
+  paint();
 });
-detailEls.dialog.addEventListener('click', (e) => {
-  if (e.target === detailEls.dialog) closeDetail(); // a click on the backdrop
+wireFeedback(s, rerun, paint);
+els.keyForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const key = els.keyInput.value.trim();
+  if (!key) return;
+  setApiKey(key);
+  forgetImages();
+  els.keyInput.value = '';
+  s.boot = 'loading';
+  paint();
+  void init();
 });
-detailEls.more.addEventListener('click', () => {
-  const id = s.detail?.id;
-  if (id === undefined) return;
-  s.detail = null;
-  void start({ ...s.search.query, kind: 'id', value: id }, 'push');
+els.keyForget.addEventListener('click', () => {
+  setApiKey(null);
+  location.reload(); // start over without the key (the server asks for it again)
 });
 window.addEventListener('popstate', () => applyLocation('none'));
 
@@ -374,9 +381,11 @@ async function init(): Promise<void> {
     s.search = { ...s.search, query: emptyQuery(fallback) };
     s.boot = 'ready';
   } catch (e) {
+    if (needsKey(e)) return askForKey();
     s.boot = 'failed';
     s.bootError = describeError(e, null);
   }
+  s.keyError = null;
   paint();
   if (s.boot === 'ready') applyLocation('replace');
 }

@@ -1,7 +1,11 @@
-// The detail view of one item: a modal dialog with the full image, everything stored about it, "more like this".
-import { itemUrl, type Item } from './api.js';
+// The detail view of one item: a modal dialog with the full image, everything stored about it, "more like this",
+// "search with this region" (region.ts).
+import { hasKey, itemUrl, queryImageUrl, type Item } from './api.js';
+import { blobUrl, showImage } from './images.js';
+import type { Crop } from './query.js';
+import { resetRegion, wireRegion } from './region.js';
 import { $ } from './render.js';
-import { altText, displayName, megabytes, seenKey, summaryOf, type State } from './state.js';
+import { altText, displayName, megabytes, seenKey, summaryOf, type DetailState, type State } from './state.js';
 
 export const detailEls = {
   dialog: $<HTMLDialogElement>('detail'),
@@ -12,6 +16,7 @@ export const detailEls = {
   meta: $<HTMLDListElement>('detail-meta'),
   more: $<HTMLButtonElement>('detail-more'),
   open: $<HTMLAnchorElement>('detail-open'),
+  actions: $<HTMLParagraphElement>('detail-actions'),
 };
 
 function row(term: string, value: string): HTMLElement[] {
@@ -28,12 +33,35 @@ function valueText(v: unknown): string {
 
 let renderedFor = '';
 
+/** The uploaded query image, to draw a region on: no item, no metadata. */
+function renderQueryImage(s: State, hash: string): void {
+  const key = `query\u0000${hash}`;
+  if (key === renderedFor) return;
+  renderedFor = key;
+  const file = s.search.file;
+  detailEls.title.textContent = `Your query image${file ? `: ${file.name}` : ''}`;
+  resetRegion(key);
+  if (file) {
+    detailEls.img.dataset.src = file.url;
+    detailEls.img.src = file.url;
+  } else showImage(detailEls.img, queryImageUrl(hash));
+  detailEls.img.alt = `The image you searched with${file ? `, ${file.name}` : ''}`;
+  detailEls.error.hidden = true;
+  detailEls.meta.replaceChildren(...row('Search', 'with a region of this image: draw it, or choose or type it below.'));
+}
+
 export function renderDetail(s: State): void {
   const d = s.detail;
   const { dialog } = detailEls;
+  detailEls.actions.hidden = d?.query === true;
   if (!d) {
     renderedFor = '';
     if (dialog.open) dialog.close();
+    return;
+  }
+  if (d.query) {
+    renderQueryImage(s, d.id);
+    if (!dialog.open) dialog.showModal();
     return;
   }
   const collection = s.search.query.collection;
@@ -46,9 +74,12 @@ export function renderDetail(s: State): void {
     const name = displayName(base, summary);
     detailEls.title.textContent = name;
     const src = `${itemUrl(collection, d.id)}/image`;
-    if (detailEls.img.getAttribute('src') !== src) detailEls.img.src = src;
+    resetRegion(`${collection}\u0000${d.id}`);
+    showImage(detailEls.img, src);
     detailEls.img.alt = altText(base, summary);
     detailEls.open.href = src;
+    // with an API key, a link cannot send it: the original opens from the copy fetched with the key
+    if (hasKey()) void blobUrl(src).then((b) => detailEls.img.dataset.src === src && (detailEls.open.href = b), () => undefined);
     detailEls.error.hidden = d.error === null;
     detailEls.error.textContent = d.error ?? '';
     const rows: HTMLElement[] = [];
@@ -64,4 +95,28 @@ export function renderDetail(s: State): void {
     detailEls.meta.replaceChildren(...rows);
   }
   if (!dialog.open) dialog.showModal();
+}
+
+/**
+ * Wire the dialog: closing it (its button, Escape, a click on the backdrop) and its searches, "more like this"
+ * (`crop` null) and with a region (of the item, or of the uploaded query image).
+ */
+export function wireDetail(current: () => DetailState | null, close: () => void, search: (d: DetailState, crop: Crop | null) => void): void {
+  const { dialog } = detailEls;
+  detailEls.close.addEventListener('click', close);
+  dialog.addEventListener('cancel', (e) => {
+    e.preventDefault(); // Escape: close through the state (and history)
+    close();
+  });
+  dialog.addEventListener('click', (e) => {
+    if (e.target === dialog) close(); // a click on the backdrop
+  });
+  detailEls.more.addEventListener('click', () => {
+    const d = current();
+    if (d) search(d, null);
+  });
+  wireRegion((crop) => {
+    const d = current();
+    if (d) search(d, crop);
+  });
 }

@@ -1,12 +1,43 @@
 // A search as the page knows it, and its round trip through the URL (what makes Back/Forward and shared links work).
+//
+// A query is its first term (`kind`/`value`: the image, item or text it was started with, with an optional region
+// `crop` and `weight`) plus the terms added to it (`terms`: 👍/👎 hits, a text "added to the query"), combined by
+// `strategy`. A term's weight is `null` until the user edits it: the page then uses the Rocchio defaults (terms.ts).
 
 export type QueryKind = 'none' | 'id' | 'text' | 'upload';
+export type TermKind = 'id' | 'text' | 'upload';
+export type Strategy = 'average' | 'best-score';
+
+/** A region of an image as fractions of its width and height. */
+export interface Crop {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** A term added to a query: more like it (positive) or less like it (negative). */
+export interface Term {
+  kind: TermKind;
+  value: string;
+  negative: boolean;
+  /** Set when the user edited it; `null`: the default (see `effectiveTerms`). */
+  weight: number | null;
+}
 
 export interface Query {
   collection: string;
   kind: QueryKind;
   /** The item id, the text, or the name (hash) of an uploaded image; '' for `none`. */
   value: string;
+  /** A region of the first term's image (id and upload queries). */
+  crop: Crop | null;
+  /** The first term's weight when edited. */
+  weight: number | null;
+  terms: Term[];
+  strategy: Strategy;
+  /** Fold near-duplicates of better hits into them (collapse 0.97). */
+  fold: boolean;
   k: number;
   minScore: number | null;
   /** Metadata equality filters, values as text. */
@@ -20,12 +51,63 @@ export interface Location {
 }
 
 export const DEFAULT_K = 12;
+/** How similar a hit must be to a better one to be folded into it. */
+export const COLLAPSE = 0.97;
 
+/** No search, with the knobs (k, min score, strategy, folding) of `base`. */
 export function emptyQuery(collection: string, base?: Query): Query {
-  return { collection, kind: 'none', value: '', k: base?.k ?? DEFAULT_K, minScore: base?.minScore ?? null, where: {} };
+  return {
+    collection,
+    kind: 'none',
+    value: '',
+    crop: null,
+    weight: null,
+    terms: [],
+    strategy: base?.strategy ?? 'average',
+    fold: base?.fold ?? false,
+    k: base?.k ?? DEFAULT_K,
+    minScore: base?.minScore ?? null,
+    where: {},
+  };
 }
 
-/** Parse `?collection=…&id=…|text=…|upload=…&k=…&min=…&f.key=value&item=…`; unknown or bad parts are ignored. */
+/** A new search by `kind`/`value` with the knobs and filters of `q`: the terms of `q` are gone. */
+export function freshQuery(q: Query, kind: TermKind, value: string, crop: Crop | null = null): Query {
+  return { ...q, kind, value, crop, weight: null, terms: [] };
+}
+
+const round = (n: number, digits = 4): number => Number(n.toFixed(digits));
+const cropText = (c: Crop): string => [c.x, c.y, c.w, c.h].map((n) => String(round(n))).join(',');
+
+/** A region as fractions (all four from 0 to 1, inside the image, not empty), or null. */
+export function parseCrop(text: string | null): Crop | null {
+  if (!text) return null;
+  const n = text.split(',').map(Number);
+  if (n.length !== 4 || !n.every((v) => Number.isFinite(v) && v >= 0 && v <= 1)) return null;
+  const [x, y, w, h] = n as [number, number, number, number];
+  if (w <= 0 || h <= 0 || x + w > 1.0001 || y + h > 1.0001) return null;
+  return { x, y, w, h };
+}
+
+const validWeight = (w: number): boolean => Number.isFinite(w) && w > 0 && w <= 100;
+
+/** `t=` values: `+id:abc`, `-id*0.5:abc`, `+text:in black and white` (sign, kind, an edited weight, the value). */
+export function termText(t: Term): string {
+  return `${t.negative ? '-' : '+'}${t.kind}${t.weight !== null ? `*${round(t.weight)}` : ''}:${t.value}`;
+}
+
+export function parseTerm(text: string): Term | null {
+  const m = /^([+-])(id|text|upload)(?:\*([^:]+))?:([\s\S]+)$/u.exec(text);
+  if (!m) return null;
+  const weight = m[3] === undefined ? null : Number(m[3]);
+  if (weight !== null && !validWeight(weight)) return null;
+  return { kind: m[2] as TermKind, value: m[4]!, negative: m[1] === '-', weight };
+}
+
+/**
+ * Parse `?collection=…&id=…|text=…|upload=…&crop=x,y,w,h&w=…&t=…&strategy=…&fold=1&k=…&min=…&f.key=value&item=…`;
+ * unknown or bad parts are ignored.
+ */
 export function fromUrl(search: string, fallbackCollection: string): Location {
   const p = new URLSearchParams(search);
   const q = emptyQuery(p.get('collection') ?? fallbackCollection);
@@ -37,6 +119,14 @@ export function fromUrl(search: string, fallbackCollection: string): Location {
       break;
     }
   }
+  if (q.kind === 'id' || q.kind === 'upload') q.crop = parseCrop(p.get('crop'));
+  if (q.kind !== 'none') {
+    const w = Number(p.get('w') ?? NaN);
+    if (validWeight(w)) q.weight = w;
+    q.terms = p.getAll('t').flatMap((t) => parseTerm(t) ?? []);
+  }
+  if (p.get('strategy') === 'best-score') q.strategy = 'best-score';
+  q.fold = p.get('fold') === '1';
   const k = Number(p.get('k'));
   if (Number.isInteger(k) && k >= 1) q.k = k;
   const minRaw = p.get('min');
@@ -50,7 +140,14 @@ export function toUrl(loc: Location): string {
   const q = loc.query;
   const p = new URLSearchParams();
   if (q.collection) p.set('collection', q.collection);
-  if (q.kind !== 'none') p.set(q.kind, q.value);
+  if (q.kind !== 'none') {
+    p.set(q.kind, q.value);
+    if (q.crop) p.set('crop', cropText(q.crop));
+    if (q.weight !== null) p.set('w', String(round(q.weight)));
+    for (const t of q.terms) p.append('t', termText(t));
+  }
+  if (q.strategy !== 'average') p.set('strategy', q.strategy);
+  if (q.fold) p.set('fold', '1');
   if (q.k !== DEFAULT_K) p.set('k', String(q.k));
   if (q.minScore !== null) p.set('min', String(q.minScore));
   for (const key of Object.keys(q.where).sort()) p.set(`f.${key}`, q.where[key]!);
@@ -62,24 +159,14 @@ export function toUrl(loc: Location): string {
 /** Two queries ask for the same results. */
 export const sameQuery = (a: Query, b: Query): boolean => toUrl({ query: a, item: null }) === toUrl({ query: b, item: null });
 
-/** The JSON body of a search (uploads that the server keeps are searched again by their name). */
-export function searchBody(q: Query, offset: number): Record<string, unknown> {
-  const body: Record<string, unknown> = { k: q.k };
-  if (q.kind === 'id') body.id = q.value;
-  else if (q.kind === 'text') body.text = q.value;
-  else if (q.kind === 'upload') body.upload = q.value;
-  if (offset > 0) body.offset = offset;
-  if (q.minScore !== null) body.minScore = q.minScore;
-  if (Object.keys(q.where).length > 0) body.where = q.where;
-  return body;
-}
-
-/** The same search as a multipart form, for a freshly chosen file. */
+/** The same search as a multipart form, for a freshly chosen file (a new search: one term). */
 export function searchForm(q: Query, file: File): FormData {
   const form = new FormData();
   form.append('image', file, file.name);
   form.append('k', String(q.k));
+  if (q.crop) form.append('crop', cropText(q.crop));
   if (q.minScore !== null) form.append('minScore', String(q.minScore));
   if (Object.keys(q.where).length > 0) form.append('where', JSON.stringify(q.where));
+  if (q.fold) form.append('collapse', String(COLLAPSE));
   return form;
 }

@@ -1,5 +1,7 @@
 // Every view of the page, derived from the state alone: call `render(state)` after any change.
-import { queryImageUrl, thumbUrl, type Hit, type Summary } from './api.js';
+import { hasKey, queryImageUrl, thumbUrl, type Hit, type Summary } from './api.js';
+import { showImage } from './images.js';
+import type { Crop } from './query.js';
 import { altText, chips, currentInfo, displayName, seenKey, summaryOf, type State } from './state.js';
 
 export const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -18,6 +20,13 @@ export const els = {
   textForm: $<HTMLFormElement>('text-form'),
   text: $<HTMLInputElement>('text'),
   textButton: $<HTMLButtonElement>('text-button'),
+  textAdd: $<HTMLButtonElement>('text-add'),
+  fold: $<HTMLInputElement>('fold'),
+  key: $<HTMLElement>('key'),
+  keyForm: $<HTMLFormElement>('key-form'),
+  keyInput: $<HTMLInputElement>('key-input'),
+  keyError: $<HTMLParagraphElement>('key-error'),
+  keyForget: $<HTMLButtonElement>('key-forget'),
   knobs: $<HTMLFormElement>('knobs'),
   k: $<HTMLInputElement>('k'),
   minScore: $<HTMLInputElement>('min-score'),
@@ -39,18 +48,18 @@ export const els = {
 const THUMB_WIDTHS = [160, 320, 480, 640];
 const THUMB_SIZES = '(max-width: 343px) calc(100vw - 2rem), (max-width: 520px) calc(50vw - 1.4rem), 200px';
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = Object.assign(document.createElement(tag), props);
   e.append(...children);
   return e;
 }
 
-function show(e: HTMLElement, visible: boolean): void {
+export function show(e: HTMLElement, visible: boolean): void {
   e.hidden = !visible;
 }
 
 /** Whether `e` already shows what `key` describes (else remember it: the caller rebuilds `e`). */
-function unchanged(e: HTMLElement, key: unknown): boolean {
+export function unchanged(e: HTMLElement, key: unknown): boolean {
   const k = JSON.stringify(key);
   if (e.dataset.rendered === k) return true;
   e.dataset.rendered = k;
@@ -58,20 +67,59 @@ function unchanged(e: HTMLElement, key: unknown): boolean {
 }
 
 export function thumbImage(collection: string, h: Hit, summary: Summary | undefined): HTMLImageElement {
-  return el('img', {
-    src: thumbUrl(collection, h.id, 320),
-    srcset: THUMB_WIDTHS.map((w) => `${thumbUrl(collection, h.id, w)} ${w}w`).join(', '),
-    sizes: THUMB_SIZES,
-    alt: altText(h, summary),
-    loading: 'lazy',
-    decoding: 'async',
-    width: 320,
-    height: 320,
-  });
+  const img = el('img', { alt: altText(h, summary), loading: 'lazy', decoding: 'async', width: 320, height: 320 });
+  showImage(img, thumbUrl(collection, h.id, 320), { widths: THUMB_WIDTHS, at: (w) => thumbUrl(collection, h.id, w), sizes: THUMB_SIZES, slot: 200 });
+  return img;
+}
+
+/** An image with a region outlined on it (the image keeps its proportions, so the outline's percentages fit). */
+export function cropFrame(img: HTMLImageElement, crop: Crop | null): HTMLElement {
+  if (!crop) return img;
+  const box = el('span', { className: 'crop-box' });
+  Object.assign(box.style, { left: `${crop.x * 100}%`, top: `${crop.y * 100}%`, width: `${crop.w * 100}%`, height: `${crop.h * 100}%` });
+  return el('span', { className: 'crop-frame' }, img, box);
+}
+
+/** Thumbs up and down (paths of Feather icons, MIT licence): drawn, so they do not depend on an emoji font. */
+const THUMB_PATHS = {
+  like: 'M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3',
+  dislike: 'M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3zm7-13h2.67A2.31 2.31 0 0 1 22 4v7a2.31 2.31 0 0 1-2.33 2H17',
+} as const;
+
+export function thumbIcon(kind: 'like' | 'dislike', size = 18): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  for (const [k, v] of Object.entries({ viewBox: '0 0 24 24', width: String(size), height: String(size), 'aria-hidden': 'true', focusable: 'false' })) svg.setAttribute(k, v);
+  const path = document.createElementNS(ns, 'path');
+  for (const [k, v] of Object.entries({ d: THUMB_PATHS[kind], fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linecap': 'round', 'stroke-linejoin': 'round' })) path.setAttribute(k, v);
+  svg.append(path);
+  return svg;
+}
+
+/** 👍 and 👎: toggle buttons (aria-pressed follows the marks, see feedback.ts). */
+function feedbackButton(kind: 'like' | 'dislike', name: string): HTMLButtonElement {
+  const b = el('button', { type: 'button', className: `mark ${kind}`, title: kind === 'like' ? 'More like this one (mark, then search again)' : 'Less like this one (mark, then search again)' }, thumbIcon(kind));
+  b.setAttribute('aria-label', `${kind === 'like' ? 'Like' : 'Dislike'} ${name}`);
+  b.setAttribute('aria-pressed', 'false');
+  return b;
+}
+
+/** "+N similar": the near-duplicates folded into a hit, listed on demand. */
+function foldedList(h: Hit, summary: Summary | undefined): HTMLElement[] {
+  const f = h.folded ?? [];
+  if (f.length === 0) return [];
+  return [
+    el(
+      'details',
+      { className: 'folded' },
+      el('summary', {}, `+${f.length} similar`),
+      el('ul', {}, ...f.map((x) => el('li', {}, `${displayName({ ...x, metadata: {} }, summary)} (${x.score.toFixed(3)})`))),
+    ),
+  ];
 }
 
 /** A path with line-break opportunities after its slashes (it wraps at folders before it wraps inside a name). */
-function withBreaks(path: string): (Node | string)[] {
+export function withBreaks(path: string): (Node | string)[] {
   return path.split(/(?<=\/)/u).flatMap((part, i) => (i === 0 ? [part] : [document.createElement('wbr'), part]));
 }
 
@@ -93,7 +141,8 @@ function card(collection: string, h: Hit, summary: Summary | undefined): HTMLLIE
       el('span', { className: 'score', title: 'cosine similarity' }, h.score.toFixed(3)),
       el('span', { className: 'name' }, ...withBreaks(name)),
       ...(list.length ? [el('ul', { className: 'chips' }, ...list.map((c) => el('li', {}, c)))] : []),
-      details,
+      ...foldedList(h, summary),
+      el('div', { className: 'actions' }, feedbackButton('like', name), feedbackButton('dislike', name), details),
     ),
   );
   li.dataset.id = h.id;
@@ -121,14 +170,18 @@ function renderResults(s: State): void {
   els.results.setAttribute('aria-busy', String(busy || s.search.more === 'loading'));
 }
 
+/** How the page names an item of a collection: its display name once seen or fetched, else its id. */
+export function itemName(s: State, collection: string, id: string): string {
+  const h = s.seen.get(seenKey(collection, id)) ?? s.items.get(seenKey(collection, id));
+  return h ? displayName(h, summaryOf(s, collection)) : id;
+}
+
 function queryLabel(s: State): string {
   const q = s.search.query;
-  if (q.kind === 'text') return `“${q.value}”`;
-  if (q.kind === 'id') {
-    const h = s.seen.get(seenKey(q.collection, q.value)) ?? s.items.get(seenKey(q.collection, q.value));
-    return `More like this: ${h ? displayName(h, summaryOf(s, q.collection)) : q.value}`;
-  }
-  if (q.kind === 'upload' || s.search.file) return `Images like ${s.search.file?.name ?? 'the uploaded image'}`;
+  const more = q.terms.length > 0 ? ` and ${q.terms.length} more term${q.terms.length === 1 ? '' : 's'}` : '';
+  if (q.kind === 'text') return `“${q.value}”${more}`;
+  if (q.kind === 'id') return `More like ${q.crop ? 'this region of' : 'this:'} ${itemName(s, q.collection, q.value)}${more}`;
+  if (q.kind === 'upload' || s.search.file) return `Images like ${q.crop ? 'a region of ' : ''}${s.search.file?.name ?? 'the uploaded image'}${more}`;
   return '';
 }
 
@@ -147,9 +200,17 @@ function renderPreview(s: State): void {
   else if (q.kind === 'upload') src = queryImageUrl(q.value);
   const n = s.search.hits.length;
   const count = s.search.phase === 'done' ? ` · ${n} result${n === 1 ? '' : 's'}${s.search.more === 'yes' ? ' so far' : ''}` : '';
-  if (unchanged(els.preview, [label, src, count])) return;
-  const img = src ? [el('img', { src, alt: `Query image: ${label}`, width: 96, height: 96 })] : [];
-  els.preview.replaceChildren(...img, el('span', { className: 'label' }, label, el('span', { className: 'count' }, count)));
+  if (unchanged(els.preview, [label, src, count, q.crop, hasKey(), s.search.phase])) return;
+  const img: HTMLElement[] = [];
+  if (src) {
+    const i = el('img', { alt: `Query image: ${label}`, width: 96, height: 96 });
+    if (src.startsWith('blob:')) i.src = src;
+    else showImage(i, src);
+    img.push(cropFrame(i, q.crop));
+  }
+  // an uploaded image: search with a region of it (drawn in the detail dialog)
+  const region = q.kind === 'upload' && s.search.phase === 'done' ? [el('button', { type: 'button', className: 'quiet', id: 'query-region' }, q.crop ? 'Change the region' : 'Search with a region of it')] : [];
+  els.preview.replaceChildren(...img, el('span', { className: 'label' }, label, el('span', { className: 'count' }, count)), ...region);
 }
 
 function renderStatus(s: State): void {
@@ -252,6 +313,9 @@ function renderControls(s: State): void {
   const text = usable && info.modalities.includes('text');
   els.text.disabled = !text;
   els.textButton.disabled = !text;
+  // a text joins the query shown (this photo + "in black and white") or starts a new search
+  show(els.textAdd, text && s.search.query.kind !== 'none' && s.search.query.value !== '' && s.search.phase !== 'error');
+  els.textButton.textContent = els.textAdd.hidden ? 'Search' : 'New search';
   if (!text) els.text.value = '';
   els.text.placeholder = text ? 'Describe an image, e.g. a yellow flower' : 'Text search needs a CLIP model';
   els.drop.setAttribute('aria-disabled', String(!usable));
@@ -261,6 +325,7 @@ function renderControls(s: State): void {
   els.k.max = String(s.limits.maxK);
   if (document.activeElement !== els.k && !s.knobError) els.k.value = String(q.k);
   if (document.activeElement !== els.minScore && !s.knobError) els.minScore.value = q.minScore === null ? '' : String(q.minScore);
+  els.fold.checked = q.fold;
   els.kNote.textContent = s.knobError ?? `1 to ${s.limits.maxK} per page; at most ${s.limits.maxK} in all.`;
   els.kNote.classList.toggle('bad', s.knobError !== null);
   els.k.setAttribute('aria-invalid', String(s.knobError !== null && /page/u.test(s.knobError)));
@@ -268,8 +333,17 @@ function renderControls(s: State): void {
   renderFilters(s);
 }
 
+function renderKey(s: State): void {
+  show(els.key, s.boot === 'key');
+  show(els.keyError, s.keyError !== null);
+  els.keyError.textContent = s.keyError ?? '';
+  els.keyInput.setAttribute('aria-invalid', String(s.keyError !== null));
+  show(els.keyForget, s.boot === 'ready' && hasKey());
+}
+
 export function render(s: State): void {
   document.documentElement.dataset.boot = s.boot; // `ready` once the collections are known (tests wait on it)
+  renderKey(s);
   renderControls(s);
   const error = s.bootError ?? s.search.error;
   show(els.error, error !== null);

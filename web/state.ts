@@ -17,14 +17,20 @@ export interface SearchState {
 }
 
 export interface DetailState {
+  /** The item's id; with `query`, the name (hash) of the uploaded query image. */
   id: string;
+  /** The uploaded query image (to search with a region of it), not an item. */
+  query?: true;
   item: Item | null;
   error: string | null;
 }
 
 export interface State {
-  boot: 'loading' | 'ready' | 'failed';
+  /** `key`: the server needs an API key for reads and has none (or a wrong one) from this tab. */
+  boot: 'loading' | 'ready' | 'failed' | 'key';
   bootError: string | null;
+  /** Why the key form is shown again (a key the server did not accept). */
+  keyError: string | null;
   /** Something the page decided for the user (e.g. a link named a collection that does not exist). */
   notice: string | null;
   collections: Info[];
@@ -32,6 +38,8 @@ export interface State {
   summaries: Map<string, Summary | 'loading' | 'failed'>;
   search: SearchState;
   detail: DetailState | null;
+  /** Hits of the current search marked 👍 (false) or 👎 (true), not searched yet, in the order marked. */
+  marks: Map<string, boolean>;
   /** A k or min score the user typed that cannot be used (nothing is clamped silently). */
   knobError: string | null;
   /** Hits seen, by collection and id (names for captions, scores for the detail view). */
@@ -46,6 +54,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxWhereConditions: 32,
   acceptedFormats: ['JPEG', 'PNG', 'WebP', 'GIF', 'TIFF', 'AVIF', 'HEIF'],
   acceptedTypes: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/heif'],
+  maxQueryTerms: 32,
 };
 
 export const seenKey = (collection: string, id: string): string => `${collection}\u0000${id}`;
@@ -68,11 +77,14 @@ export function displayName(h: Pick<Hit, 'id' | 'path' | 'metadata'>, summary: S
   return parts.length > 3 ? `…/${parts.slice(-3).join('/')}` : h.path;
 }
 
-/** Scalar metadata as `key: value` (the uploaded file's name is the display name already). */
+/** Keys not worth a chip: the uploaded file's name (the display name already), the file format (the same on most). */
+const NO_CHIP = new Set(['filename', 'format']);
+
+/** Scalar metadata as `key: value` (the detail view shows all of it). */
 export function chips(metadata: Record<string, unknown>, max = 6): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(metadata)) {
-    if (k === 'filename') continue;
+    if (NO_CHIP.has(k)) continue;
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') continue;
     const text = String(v);
     out.push(`${k}: ${text.length > 40 ? `${text.slice(0, 39)}…` : text}`);

@@ -1,11 +1,14 @@
 /**
  * What a client needs to build its controls: `GET /v1/limits` (the server's largest k, upload size and accepted
- * formats: stated, so a client never has its values clamped silently) and `GET /v1/collections/{name}/metadata`
+ * formats: stated, so a client never has its values clamped silently; the most terms of a compositional query and the
+ * default 👍/👎 feedback weights, so a client does not repeat the library's constants) and `GET /v1/collections/{name}/metadata`
  * (a collection's metadata keys with their most common values, for filters).
  */
 import type { FastifyInstance } from 'fastify';
+import { FEEDBACK_DEFAULTS } from '../eval/feedback.js';
 import { ACCEPTED_FORMATS } from '../image/sniff.js';
 import { MAX_WHERE_CONDITIONS } from '../schema.js';
+import { MAX_TERMS } from '../search/search.js';
 import { securityOf, type ServerContext } from './context.js';
 import { MIME_OF_FORMAT } from './query-images.js';
 import * as S from './schemas.js';
@@ -19,13 +22,15 @@ export async function metaRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     maxWhereConditions: MAX_WHERE_CONDITIONS,
     acceptedFormats: ACCEPTED_FORMATS.map((f) => FORMAT_NAMES[f] ?? f),
     acceptedTypes: ACCEPTED_FORMATS.map((f) => MIME_OF_FORMAT[f] ?? `image/${f}`),
+    maxQueryTerms: MAX_TERMS,
+    feedbackWeights: { ...FEEDBACK_DEFAULTS.weights },
   };
 
   app.get(
     '/v1/limits',
     {
       config: { access: 'read' },
-      schema: { summary: "The server's limits: largest k, largest upload, accepted image formats", response: { 200: S.LimitsResponse, ...S.errorResponses }, ...securityOf(ctx, 'read') },
+      schema: { summary: "The server's limits: largest k, largest upload, accepted image formats, most query terms, default feedback weights", response: { 200: S.LimitsResponse, ...S.errorResponses }, ...securityOf(ctx, 'read') },
     },
     async () => limits,
   );

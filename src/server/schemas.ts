@@ -77,6 +77,13 @@ export const LimitsSchema = z.object({
   acceptedFormats: z.array(z.string()),
   /** The same as MIME types, for an `accept` attribute. */
   acceptedTypes: z.array(z.string()),
+  /** Most terms (positive and negative together) in a compositional query. */
+  maxQueryTerms: z.number().int(),
+  /**
+   * Default relevance-feedback weights (Rocchio, for the `average` strategy): the query term weighs alpha, each of the
+   * |P| liked hits beta/|P|, each of the |N| disliked hits gamma/|N| (as negative terms).
+   */
+  feedbackWeights: z.object({ alpha: z.number(), beta: z.number(), gamma: z.number() }),
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 

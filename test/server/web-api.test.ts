@@ -10,6 +10,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type LookalikeDatabase } from '../../src/lookalike.js';
 import { buildServer } from '../../src/server/app.js';
+import { FEEDBACK_DEFAULTS } from '../../src/eval/feedback.js';
+import { MAX_TERMS } from '../../src/search/search.js';
 import { QueryImageCache } from '../../src/server/query-images.js';
 import { SAMPLES, tmpDir } from '../helpers.js';
 import { multipart, queryBytes } from './fixtures.js';
@@ -122,13 +124,15 @@ describe('HTTP API for the web page (issue 12)', () => {
     expect(cache.get(huge)).toBeUndefined();
   });
 
-  it('GET /v1/limits states the largest k, upload size and accepted formats', async () => {
+  it('GET /v1/limits states the largest k, upload size, accepted formats, most query terms and feedback weights', async () => {
     expect((await app.inject('/v1/limits')).json()).toEqual({
       maxK: MAX_K,
       maxUploadBytes: 20 * 1024 * 1024,
       maxWhereConditions: 32,
       acceptedFormats: ['JPEG', 'PNG', 'WebP', 'GIF', 'TIFF', 'AVIF', 'HEIF'],
       acceptedTypes: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/heif'],
+      maxQueryTerms: MAX_TERMS,
+      feedbackWeights: FEEDBACK_DEFAULTS.weights,
     });
   });
 

@@ -95,7 +95,7 @@ export async function openPage(h: Harness, viewport: { width: number; height: nu
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('request', (r) => requests.push(r.url()));
   await page.goto(h.base + path, WAIT);
-  await page.waitForSelector('html[data-boot="ready"], html[data-boot="failed"]', { ...WAIT, state: 'attached' });
+  await page.waitForSelector('html[data-boot="ready"], html[data-boot="failed"], html[data-boot="key"]', { ...WAIT, state: 'attached' });
   return { page, errors, requests };
 }
 
