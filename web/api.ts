@@ -15,6 +15,8 @@ export interface Hit {
   metadata: Record<string, unknown>;
   /** With `collapse`: the near-duplicates folded into this hit. */
   folded?: { id: string; path: string | null; score: number }[];
+  /** Tiled collections: the region of the image (fractions) that matched, when it beat the whole image. */
+  tile?: { x: number; y: number; w: number; h: number };
 }
 export interface Item {
   id: string;

@@ -123,11 +123,38 @@ export function withBreaks(path: string): (Node | string)[] {
   return path.split(/(?<=\/)/u).flatMap((part, i) => (i === 0 ? [part] : [document.createElement('wbr'), part]));
 }
 
+/**
+ * Outline the tile that matched on a thumbnail. The thumbnail is contained in a square slot, so the outline is placed
+ * in the image's own rectangle inside it once the image's proportions are known.
+ */
+function outlineTile(thumb: HTMLElement, img: HTMLImageElement, tile: NonNullable<Hit['tile']>): void {
+  const box = el('span', { className: 'tile-box' });
+  box.hidden = true;
+  thumb.append(box);
+  const place = () => {
+    const [w, hgt] = [img.naturalWidth, img.naturalHeight];
+    if (!w || !hgt) return;
+    const s = Math.max(w, hgt);
+    const [rw, rh] = [w / s, hgt / s]; // the image's share of the square slot
+    Object.assign(box.style, {
+      left: `${((1 - rw) / 2 + tile.x * rw) * 100}%`,
+      top: `${((1 - rh) / 2 + tile.y * rh) * 100}%`,
+      width: `${tile.w * rw * 100}%`,
+      height: `${tile.h * rh * 100}%`,
+    });
+    box.hidden = false;
+  };
+  if (img.complete) place();
+  img.addEventListener('load', place);
+}
+
 function card(collection: string, h: Hit, summary: Summary | undefined): HTMLLIElement {
   const name = displayName(h, summary);
   const alt = altText(h, summary);
-  const thumb = el('button', { type: 'button', className: 'thumb' }, thumbImage(collection, h, summary));
-  thumb.setAttribute('aria-label', `More like this: ${alt}`);
+  const img = thumbImage(collection, h, summary);
+  const thumb = el('button', { type: 'button', className: 'thumb' }, img);
+  if (h.tile) outlineTile(thumb, img, h.tile);
+  thumb.setAttribute('aria-label', `More like this: ${alt}${h.tile ? ' (matched in the outlined region)' : ''}`);
   thumb.title = 'More like this';
   const list = chips(h.metadata);
   const details = el('button', { type: 'button', className: 'details' }, 'Details', el('span', { className: 'visually-hidden' }, ` of ${name}`));
