@@ -9,7 +9,7 @@ import { renderDetail, wireDetail } from './detail.js';
 import { describeError as describe, needsKey, refuseFile } from './errors.js';
 import { draftOf, fbEls, renderFeedback, toggleMark, weightsOf, wireFeedback } from './feedback.js';
 import { forgetImages } from './images.js';
-import { emptyQuery, freshQuery, fromUrl, sameQuery, searchForm, toUrl, type Query } from './query.js';
+import { emptyQuery, freshQuery, fromUrl, sameQuery, searchForm, toUrl, validDay, type Query } from './query.js';
 import { els, render } from './render.js';
 import { wireUpload } from './upload.js';
 import { DEFAULT_LIMITS, moreAfter, seenKey, type State } from './state.js';
@@ -266,7 +266,14 @@ function knobsChanged(): void {
   const where: Record<string, string> = {};
   for (const sel of els.filters.querySelectorAll('select')) if (sel.value !== '') where[sel.dataset.key!] = sel.value;
   for (const [key, value] of Object.entries(s.search.query.where)) if (!els.filters.querySelector(`select[data-key="${CSS.escape(key)}"]`)) where[key] = value;
-  rerun({ ...draftOf(s), k, minScore: min, where, fold: els.fold.checked });
+  const day = (end: 'from' | 'to') => els.filters.querySelector<HTMLInputElement>(`input[type="date"][data-end="${end}"]`)?.value ?? '';
+  const [from, to] = [validDay(day('from')), validDay(day('to'))];
+  if (from && to && from > to) {
+    s.knobError = 'The date range ends before it starts: choose a "to" day on or after the "from" day.';
+    paint();
+    return;
+  }
+  rerun({ ...draftOf(s), k, minScore: min, where, fold: els.fold.checked, takenFrom: from, takenTo: to });
 }
 
 function rerun(q: Query): void {
@@ -327,6 +334,7 @@ const suggestion = (e: Event) => {
   if (!b) return;
   const q = s.search.query;
   if (b.dataset.action === 'clear-min') rerun({ ...q, minScore: null });
+  if (b.dataset.action === 'clear-dates') rerun({ ...q, takenFrom: null, takenTo: null });
   if (b.dataset.action === 'remove-filter') {
     const where = { ...q.where };
     delete where[b.dataset.key!];

@@ -42,6 +42,9 @@ export interface Query {
   minScore: number | null;
   /** Metadata equality filters, values as text. */
   where: Record<string, string>;
+  /** Date taken from / to (days, YYYY-MM-DD; both ends included), or null. */
+  takenFrom: string | null;
+  takenTo: string | null;
 }
 
 /** What the URL holds besides the query: the item open in the detail view. */
@@ -68,10 +71,30 @@ export function emptyQuery(collection: string, base?: Query): Query {
     k: base?.k ?? DEFAULT_K,
     minScore: base?.minScore ?? null,
     where: {},
+    takenFrom: null,
+    takenTo: null,
   };
 }
 
 /** A new search by `kind`/`value` with the knobs and filters of `q`: the terms of `q` are gone. */
+/** A day as YYYY-MM-DD (a real date), or null. */
+export function validDay(text: string | null): string | null {
+  if (!text || !/^\d{4}-\d{2}-\d{2}$/u.test(text)) return null;
+  return Number.isNaN(Date.parse(`${text}T00:00:00Z`)) ? null : text;
+}
+
+/**
+ * The filter sent to the server: the equality filters, and the date-taken range as `taken: {gte, lte}` over the
+ * UTC ISO dates the server stores (the last day included whole). Undefined when there is none.
+ */
+export function wireWhere(q: Query): Record<string, unknown> | undefined {
+  const where: Record<string, unknown> = { ...q.where };
+  if (q.takenFrom || q.takenTo) {
+    where.taken = { ...(q.takenFrom ? { gte: q.takenFrom } : {}), ...(q.takenTo ? { lte: `${q.takenTo}T23:59:59.999Z` } : {}) };
+  }
+  return Object.keys(where).length > 0 ? where : undefined;
+}
+
 export function freshQuery(q: Query, kind: TermKind, value: string, crop: Crop | null = null): Query {
   return { ...q, kind, value, crop, weight: null, terms: [] };
 }
@@ -133,6 +156,8 @@ export function fromUrl(search: string, fallbackCollection: string): Location {
   const min = minRaw === null || minRaw === '' ? NaN : Number(minRaw);
   if (Number.isFinite(min)) q.minScore = min;
   for (const [key, value] of p) if (key.startsWith('f.') && key.length > 2) q.where[key.slice(2)] = value;
+  q.takenFrom = validDay(p.get('from'));
+  q.takenTo = validDay(p.get('to'));
   return { query: q, item: p.get('item') || null };
 }
 
@@ -151,6 +176,8 @@ export function toUrl(loc: Location): string {
   if (q.k !== DEFAULT_K) p.set('k', String(q.k));
   if (q.minScore !== null) p.set('min', String(q.minScore));
   for (const key of Object.keys(q.where).sort()) p.set(`f.${key}`, q.where[key]!);
+  if (q.takenFrom) p.set('from', q.takenFrom);
+  if (q.takenTo) p.set('to', q.takenTo);
   if (loc.item) p.set('item', loc.item);
   const s = p.toString();
   return s ? `?${s}` : location.pathname;
@@ -166,7 +193,8 @@ export function searchForm(q: Query, file: File): FormData {
   form.append('k', String(q.k));
   if (q.crop) form.append('crop', cropText(q.crop));
   if (q.minScore !== null) form.append('minScore', String(q.minScore));
-  if (Object.keys(q.where).length > 0) form.append('where', JSON.stringify(q.where));
+  const where = wireWhere(q);
+  if (where) form.append('where', JSON.stringify(where));
   if (q.fold) form.append('collapse', String(COLLAPSE));
   return form;
 }

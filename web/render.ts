@@ -265,7 +265,7 @@ function renderEmpty(s: State): void {
   if (!none) return;
   const q = sr.query;
   // rebuilt only when it changes: a button replaced between mousedown and mouseup would never get its click
-  if (unchanged(els.empty, [q.kind, q.minScore, q.where])) return;
+  if (unchanged(els.empty, [q.kind, q.minScore, q.where, q.takenFrom, q.takenTo])) return;
   const tips: HTMLElement[] = [];
   if (q.minScore !== null) {
     tips.push(el('li', {}, `Nothing scored ${q.minScore} or more. `, el('button', { type: 'button' }, 'Search without a minimum score')));
@@ -277,6 +277,11 @@ function renderEmpty(s: State): void {
     b.dataset.key = key;
     tips.push(el('li', {}, b));
   }
+  if (q.takenFrom || q.takenTo) {
+    const b = el('button', { type: 'button' }, `Remove the date range ${q.takenFrom ?? '…'} – ${q.takenTo ?? '…'}`);
+    b.dataset.action = 'clear-dates';
+    tips.push(el('li', {}, b));
+  }
   if (tips.length === 0) tips.push(el('li', {}, q.kind === 'text' ? 'Try other or more general words, or search with an image.' : 'Try another image.'));
   els.empty.replaceChildren(el('h2', {}, 'No results'), el('ul', {}, ...tips));
 }
@@ -284,11 +289,17 @@ function renderEmpty(s: State): void {
 function renderFilters(s: State): void {
   const q = s.search.query;
   const summary = summaryOf(s, q.collection);
-  const keys = (summary?.keys ?? []).filter((k) => k.distinct >= 2 && k.distinct <= 30 && k.values.length === k.distinct);
+  // low-cardinality keys get a select; the date taken gets a range instead (below)
+  const keys = (summary?.keys ?? []).filter((k) => k.key !== 'taken' && k.distinct >= 2 && k.distinct <= 30 && k.values.length === k.distinct);
   const others = Object.entries(q.where).filter(([key]) => !keys.some((k) => k.key === key));
-  if (unchanged(els.filters, [q.collection, keys, others])) {
-    // the same selects: only their values follow the state (a select being used keeps the focus)
+  // a date range when the collection's images say when they were taken (facts read at ingest)
+  const dated = (summary?.keys ?? []).some((k) => k.key === 'taken') || q.takenFrom !== null || q.takenTo !== null;
+  if (unchanged(els.filters, [q.collection, keys, others, dated])) {
+    // the same controls: only their values follow the state (a control being used keeps the focus)
     for (const sel of els.filters.querySelectorAll('select')) sel.value = q.where[sel.dataset.key!] ?? '';
+    for (const input of els.filters.querySelectorAll<HTMLInputElement>('input[type="date"]')) {
+      if (document.activeElement !== input) input.value = (input.dataset.end === 'from' ? q.takenFrom : q.takenTo) ?? '';
+    }
     return;
   }
   const selects = keys.map((k) => {
@@ -310,7 +321,14 @@ function renderFilters(s: State): void {
     b.setAttribute('aria-label', `Remove the filter ${key} = ${value}`);
     return b;
   });
-  els.filters.replaceChildren(...selects, ...extra);
+  const dates = dated
+    ? (['from', 'to'] as const).map((end) => {
+        const input = el('input', { type: 'date', value: (end === 'from' ? q.takenFrom : q.takenTo) ?? '' });
+        input.dataset.end = end;
+        return el('label', { className: 'date' }, end === 'from' ? 'Taken from' : 'to', ' ', input);
+      })
+    : [];
+  els.filters.replaceChildren(...selects, ...dates, ...extra);
 }
 
 function renderControls(s: State): void {

@@ -1,7 +1,7 @@
 // The terms of a query as they are searched: their weights (the user's, or the Rocchio defaults the server states in
 // /v1/limits), the 👍/👎 marks not searched yet, and the JSON body of a search.
 import type { Limits } from './api.js';
-import { COLLAPSE, type Crop, type Query, type Term, type TermKind } from './query.js';
+import { COLLAPSE, wireWhere, type Crop, type Query, type Term, type TermKind } from './query.js';
 
 export type Weights = NonNullable<Limits['feedbackWeights']>;
 /** When the server states no feedback weights (an older one): every term counts the same. */
@@ -78,7 +78,8 @@ export function searchBody(q: Query, offset: number, w: Weights): Record<string,
   }
   if (offset > 0) body.offset = offset;
   if (q.minScore !== null) body.minScore = q.minScore;
-  if (Object.keys(q.where).length > 0) body.where = q.where;
+  const where = wireWhere(q);
+  if (where) body.where = where;
   if (q.fold) body.collapse = COLLAPSE;
   return body;
 }
