@@ -66,7 +66,12 @@ export class LookalikeDatabase {
 
   static async open(location: string, config: Partial<Config> = {}, opts: OpenOptions = {}): Promise<LookalikeDatabase> {
     const cfg = resolveConfig(config);
-    return new LookalikeDatabase(await openStore(location, { create: opts.create ?? true, retry: { timeoutMs: cfg.storeRetryMs } }), cfg);
+    const store = await openStore(location, {
+      create: opts.create ?? true,
+      retry: { timeoutMs: cfg.storeRetryMs },
+      ...(cfg.readReplicas.length ? { readReplicas: cfg.readReplicas } : {}),
+    });
+    return new LookalikeDatabase(store, cfg);
   }
 
   /** Where the store lives (a directory, or a database URL with the password hidden). */

@@ -99,6 +99,7 @@ export interface StoreOpts extends JsonOpts {
 export function storeOptions(cmd: Command, { collection = true }: { collection?: boolean } = {}): Command {
   cmd.addOption(new Option('--db <location>', 'store: a directory, or postgres://… (env LOOKALIKE_DB)').default(DEFAULT_DB).argParser(nonEmpty('--db')));
   if (collection) cmd.addOption(new Option('-c, --collection <name>', 'collection name').default(DEFAULT_COLLECTION).argParser(nonEmpty('--collection')));
+  cmd.addOption(new Option('--read-db <url>', 'PostgreSQL streaming replica that answers searches (repeatable; env LOOKALIKE_READ_DB)').argParser(collect('--read-db')));
   return jsonOption(cmd);
 }
 
@@ -106,6 +107,8 @@ export interface InferenceOpts {
   readonly device?: 'cpu' | 'cuda';
   readonly threads?: number;
   readonly batchSize?: number;
+  /** `--read-db` (store options): PostgreSQL replicas for searches. */
+  readonly readDb?: string[];
 }
 
 /** Where and how models run. */
@@ -118,6 +121,7 @@ export function inferenceOptions(cmd: Command): Command {
 
 export function configFrom(o: InferenceOpts): Partial<Config> {
   return {
+    ...(o.readDb?.length ? { readReplicas: o.readDb } : {}),
     ...(o.device ? { device: o.device } : {}),
     ...(o.threads ? { threads: o.threads } : {}),
     ...(o.batchSize ? { batchSize: o.batchSize } : {}),

@@ -225,4 +225,9 @@ export interface OpenStoreOptions {
   readonly create?: boolean;
   /** How long transient errors of a server store are retried (connection reset, server restarting…). */
   readonly retry?: { readonly timeoutMs: number };
+  /**
+   * PostgreSQL: streaming replicas that answer searches (round-robin); writes and every other read go to the primary.
+   * A replica's hits are confirmed on the primary, so an item deleted there is never returned (see docs/scale.md).
+   */
+  readonly readReplicas?: readonly string[];
 }

@@ -65,6 +65,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
 /** A private PostgreSQL 15 + pgvector server on 127.0.0.1 and a free port, in a temporary data directory. */
 export interface PostgresServer {
   readonly url: string;
+  readonly port: number;
   /** Stop the server (fast shutdown: open connections are terminated). */
   stop(): void;
   /** Start it again after `stop`, on the same port and data. */
@@ -97,6 +98,41 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   start();
   return {
     url: `postgres://lookalike@127.0.0.1:${port}/postgres`,
+    port,
+    start,
+    stop,
+    destroy: () => {
+      try {
+        stop();
+      } catch {
+        // already stopped
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/**
+ * A hot-standby replica of `primary` (pg_basebackup + streaming replication, as a production replica is made), on
+ * 127.0.0.1 and a free port; read-only.
+ */
+export async function startPostgresReplica(primary: PostgresServer): Promise<PostgresServer> {
+  const root = process.getuid?.() === 0;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-pg-replica-'));
+  const run = (cmd: string, args: string[]) =>
+    root ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' });
+  if (root) execFileSync('chown', ['postgres:postgres', dir]);
+  fs.chmodSync(dir, 0o700);
+  run(path.join(BIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'lookalike', '-D', dir, '-R', '-X', 'stream']);
+  const port = await freePort();
+  const start = () =>
+    run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-l', path.join(dir, 'server.log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c hot_standby=on`, 'start']);
+  const stop = () => run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-m', 'fast', 'stop']);
+  start();
+  return {
+    url: `postgres://lookalike@127.0.0.1:${port}/postgres`,
+    port,
     start,
     stop,
     destroy: () => {

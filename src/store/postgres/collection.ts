@@ -45,10 +45,13 @@ const toFileState = (x: FileRow): FileState => ({ id: x.id, path: x.path, size: 
  * fail with `COLLECTION_CHANGED`, never land elsewhere (collection ids come from a sequence and are never reused).
  */
 export class PgCollection implements StoreCollection {
+  #next = 0;
+
   constructor(
     private readonly db: RetryingPool,
     private readonly cid: number,
     private currentSpec: CollectionSpec,
+    private readonly replicas: readonly RetryingPool[] = [],
   ) {}
 
   get spec(): CollectionSpec {
@@ -239,23 +242,54 @@ export class PgCollection implements StoreCollection {
     const sql = `SELECT id, path, ${opts.includeMetadata === false ? `'{}'::jsonb AS metadata` : 'metadata'}, 1 - (vector <=> ${cast}) AS score
       FROM ${this.t} ${clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''} ORDER BY vector <=> ${cast} LIMIT $2 OFFSET $3`;
     const index = this.spec.index;
-    let rows: { id: string; path: string | null; metadata: Metadata; score: number }[];
-    try {
-      rows = await this.db.tx(async (client) => {
+    type Row = { id: string; path: string | null; metadata: Metadata; score: number };
+    const run = (db: RetryingPool) =>
+      db.tx(async (client) => {
         if (opts.exact || !index || index.type !== 'hnsw') await client.query('SET LOCAL enable_indexscan = off');
         else {
           await client.query(`SET LOCAL hnsw.ef_search = ${Math.max(opts.ef ?? index.ef, opts.k + offset)}`);
           // pgvector 0.8: a filtered HNSW scan goes on past ef_search until enough rows pass the filter
           if (filtered) await client.query(`SET LOCAL hnsw.iterative_scan = strict_order`);
         }
-        return (await client.query<{ id: string; path: string | null; metadata: Metadata; score: number }>(sql, params)).rows;
+        return (await client.query<Row>(sql, params)).rows;
       });
+    let rows: Row[];
+    try {
+      rows = this.replicas.length ? await this.searchReplica(run, opts.includeMetadata !== false) : await run(this.db);
     } catch (e) {
       if (isUndefinedTable(e)) throw changedError(this.spec.name, e);
       throw e;
     }
     const min = opts.minScore ?? -Infinity;
     return rows.filter((x) => x.score >= min).map((x) => ({ id: x.id, path: x.path, score: x.score, metadata: x.metadata }));
+  }
+
+  /**
+   * A search on a streaming replica (round-robin), its hits confirmed on the primary: an item deleted there is never
+   * returned from a replica that has not replayed the delete yet, and paths and metadata are the primary's. A replica
+   * that cannot answer (down, or too far behind to have the collection's table) leaves the search to the primary.
+   */
+  private async searchReplica<R extends { id: string; path: string | null; metadata: Metadata }>(
+    run: (db: RetryingPool) => Promise<R[]>,
+    withMetadata: boolean,
+  ): Promise<R[]> {
+    const replica = this.replicas[this.#next++ % this.replicas.length]!;
+    let rows: R[];
+    try {
+      rows = await run(replica);
+    } catch {
+      return run(this.db);
+    }
+    if (rows.length === 0) return rows;
+    const live = await this.read<{ id: string; path: string | null; metadata?: Metadata }>(
+      `SELECT id, path${withMetadata ? ', metadata' : ''} FROM ${this.t} WHERE id = ANY($1::text[])`,
+      [rows.map((r) => r.id)],
+    );
+    const now = new Map(live.rows.map((r) => [r.id, r]));
+    return rows.flatMap((r) => {
+      const p = now.get(r.id);
+      return p ? [{ ...r, path: p.path, metadata: withMetadata ? (p.metadata ?? {}) : r.metadata }] : [];
+    });
   }
 
   async setIndex(index: IndexSpec, vectorType?: VectorType): Promise<void> {

@@ -47,6 +47,8 @@ export class PostgresStore implements VectorStore {
   private constructor(
     readonly location: string,
     private readonly db: RetryingPool,
+    /** Streaming replicas that answer searches (see `OpenStoreOptions.readReplicas`). */
+    private readonly replicas: readonly RetryingPool[] = [],
   ) {
     this.uploads = new PgUploadStorage(db);
   }
@@ -63,7 +65,12 @@ export class PostgresStore implements VectorStore {
       if (!(e instanceof Error && 'code' in e) || !isSqlState(e)) throw e;
       throw createError('STORE_CORRUPT', `Cannot prepare the PostgreSQL schema at ${where}: ${reasonOf(e)} (is pgvector installed?)`, { db: where }, e);
     }
-    return new PostgresStore(where, new RetryingPool(pool, where, policy));
+    const replicas = (opts.readReplicas ?? []).map((u) => {
+      const p = new pg.Pool({ connectionString: u, max: 8, connectionTimeoutMillis: 10_000 });
+      p.on('error', () => {});
+      return new RetryingPool(p, redact(u), policy);
+    });
+    return new PostgresStore(where, new RetryingPool(pool, where, policy), replicas);
   }
 
   private static async migrate(pool: pg.Pool, where: string, create: boolean): Promise<void> {
@@ -71,6 +78,18 @@ export class PostgresStore implements VectorStore {
     const ignore = (): void => {};
     client.on('error', ignore);
     try {
+      const standby = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
+      if (standby) {
+        // a hot standby (read replica): read-only, its schema is the primary's — nothing to migrate or create
+        const found = (await client.query<{ v: string | null }>(
+          `SELECT CASE WHEN to_regclass('lookalike_meta') IS NULL THEN NULL ELSE (SELECT value FROM lookalike_meta WHERE key = 'schema_version') END AS v`,
+        )).rows[0]!.v;
+        if (found === null) throw createError('STORE_NOT_FOUND', `The replica ${where} holds no lookalike store (yet).`, { db: where });
+        if (Number(found) !== SCHEMA_VERSION) {
+          throw createError('STORE_CORRUPT', `The replica ${where} has schema version ${found}; this lookalike reads ${SCHEMA_VERSION}.`, { db: where });
+        }
+        return;
+      }
       await client.query('SELECT pg_advisory_lock(74201)'); // one migrator at a time
       const exists = (await client.query(`SELECT to_regclass('lookalike_meta') IS NOT NULL AS e`)).rows[0] as { e: boolean };
       if (!exists.e && !create) {
@@ -179,7 +198,7 @@ export class PostgresStore implements VectorStore {
         { name },
       );
     }
-    return new PgCollection(this.db, row.cid, parseStoredSpec(JSON.stringify(row.spec), name));
+    return new PgCollection(this.db, row.cid, parseStoredSpec(JSON.stringify(row.spec), name), this.replicas);
   }
 
   async dropCollection(name: string): Promise<boolean> {
@@ -192,6 +211,6 @@ export class PostgresStore implements VectorStore {
   }
 
   async close(): Promise<void> {
-    await this.db.pool.end();
+    await Promise.all([this.db.pool.end(), ...this.replicas.map((r) => r.pool.end())]);
   }
 }
