@@ -390,7 +390,7 @@ export class EmbeddedCollection implements StoreCollection {
    * rows match, and exact.
    */
   private filteredAnn(query: Float32Array, where: Where, wanted: number, exclude: ReadonlySet<number>, opts: VectorSearchOptions): ScoredKey[] | undefined {
-    const total = this.stmts.count.get(this.cid) as number;
+    const total = this.vectors.size; // in memory after sync: a count(*) would cost more than the search
     const known = this.cachedFilter(where);
     // a filter whose rows are known: scan them exactly when they are few (a fraction of a millisecond per thousand)
     if (known && known.length <= Math.max(5000, total * 0.02)) return undefined;
@@ -398,7 +398,8 @@ export class EmbeddedCollection implements StoreCollection {
     let n = Math.max(4 * wanted, 64);
     for (let round = 0; round < 3; round++) {
       if (n > total / 5) return undefined;
-      const top = this.vectors.search(query, { k: n, exclude, ef: Math.max(opts.ef ?? 0, n), nprobe: opts.nprobe, wide: n });
+      // ef twice the candidates wanted: the filter keeps a share of them, so their order must be good deep down
+      const top = this.vectors.search(query, { k: n, exclude, ef: Math.max(opts.ef ?? 0, 2 * n), nprobe: opts.nprobe, wide: n });
       const accepted = new Set<number>();
       for (const chunk of chunks(top)) {
         const rows = this.db

@@ -164,6 +164,11 @@ export class CollectionVectors {
     this.version = dataVersion;
   }
 
+  /** How many vectors the in-memory state holds (after `sync`; no SQL). */
+  get size(): number {
+    return this.flat?.size ?? 0;
+  }
+
   /** Top candidates by the in-memory vectors (the caller re-scores them when `rescores`). */
   search(query: Float32Array, q: VectorQuery): ScoredKey[] {
     const k = this.rescores ? Math.max(q.wide ?? q.k, q.k) : q.k;
