@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { EmbedderSpec } from '../../src/embed/types.js';
 import { Collection } from '../../src/lookalike.js';
 import { resolveConfig } from '../../src/config.js';
-import { UploadStorage } from '../../src/ingest/upload-storage.js';
+import { FolderUploadStorage } from '../../src/ingest/upload-storage.js';
 import type { EmbeddedCollection } from '../../src/store/embedded/collection.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import type { StoreCollection } from '../../src/store/types.js';
@@ -15,7 +15,7 @@ const embedder: EmbedderSpec = { id: 'test', kind: 'test', model: 'test', revisi
 const HNSW = { type: 'hnsw' as const, m: 16, efConstruction: 100, ef: 64 };
 
 /** The library facade over a bare store collection (for `indexCheck` / `setIndex`). */
-const facade = (sc: StoreCollection) => new Collection(sc, resolveConfig(), new UploadStorage(tmpDir()));
+const facade = (sc: StoreCollection) => new Collection(sc, resolveConfig(), new FolderUploadStorage(tmpDir()));
 
 /** Clustered unit vectors: realistic for ANN recall (uniform random vectors in 32-d are hard for any graph). */
 function clustered(n: number, seed: number): Float32Array[] {

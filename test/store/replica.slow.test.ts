@@ -27,9 +27,9 @@ describe('PostgreSQL read replica', () => {
   let db: LookalikeDatabase;
 
   const caughtUp = async () => {
-    const [{ lsn }] = await sql<{ lsn: string }>(primary.url, 'SELECT pg_current_wal_lsn()::text AS lsn');
+    const { lsn } = (await sql<{ lsn: string }>(primary.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!;
     for (let i = 0; i < 200; i++) {
-      const [{ behind }] = await sql<{ behind: boolean }>(replica.url, `SELECT pg_last_wal_replay_lsn() < '${lsn}'::pg_lsn AS behind`);
+      const { behind } = (await sql<{ behind: boolean }>(replica.url, `SELECT pg_last_wal_replay_lsn() < '${lsn}'::pg_lsn AS behind`))[0]!;
       if (!behind) return;
       await new Promise((r) => setTimeout(r, 50));
     }
