@@ -189,6 +189,17 @@ export class Collection {
     return this.#uploads.read(this.spec, item.path);
   }
 
+  /**
+   * A map of the collection: every item placed in 2-D (UMAP up to 50,000 items, PCA beyond), k-means clusters with
+   * their representative items and, for models that embed text (CLIP), zero-shot words. Deterministic for a seed;
+   * cached per collection state (in memory and under `Config.cacheDir`/maps). See `MapOptions` and docs/map.md.
+   */
+  async map(opts: import('./map/types.js').MapOptions = {}): Promise<import('./map/types.js').CollectionMap> {
+    const { collectionMap } = await import('./map/map.js');
+    const { join } = await import('node:path');
+    return collectionMap({ store: this.#store, embedder: () => this.embedder(), cacheDir: join(this.config.cacheDir, 'maps') }, opts);
+  }
+
   /** The stored float32 vector of an item. */
   async vector(id: string): Promise<Float32Array | undefined> {
     return this.#store.getVector(id);

@@ -42,3 +42,4 @@ export type {
   MetadataSummaryOptions,
 } from './store/types.js';
 export type { FolderWatcher, SyncOptions, SyncReport, WatchOptions } from './ingest/watch.js';
+export type { CollectionMap, MapCluster, MapMethod, MapOptions, MapPhase, MapPoint, MapProgress } from './map/types.js';

@@ -10,6 +10,7 @@ export const els = {
   select: $<HTMLSelectElement>('collection'),
   selectLabel: $<HTMLLabelElement>('collection-label'),
   info: $<HTMLParagraphElement>('info'),
+  mapLink: $<HTMLAnchorElement>('map-link'),
   firstRun: $<HTMLElement>('first-run'),
   firstRunText: $<HTMLElement>('first-run-text'),
   firstRunCommand: $<HTMLElement>('first-run-command'),
@@ -352,6 +353,8 @@ function renderControls(s: State): void {
   }
   if (info) els.select.value = info.collection;
   show(els.selectLabel, s.collections.length > 0);
+  show(els.mapLink, info !== undefined && info.count > 0);
+  if (info) els.mapLink.href = `map.html?collection=${encodeURIComponent(info.collection)}`;
   els.info.textContent = info
     ? `${info.count} images · ${info.embedder} · ${info.dimension}-d · ${info.modalities.includes('text') ? 'image + text' : 'image only'}`
     : '';

@@ -12,6 +12,7 @@ import { registerEval } from './commands/eval.js';
 import { registerIndexCheck } from './commands/index-check.js';
 import { registerIndex } from './commands/index.js';
 import { registerInfo } from './commands/info.js';
+import { registerMap } from './commands/map.js';
 import { registerModels } from './commands/models.js';
 import { registerReindex } from './commands/reindex.js';
 import { registerSearch } from './commands/search.js';
@@ -35,6 +36,7 @@ const COMMANDS = [
   registerWorker,
   registerModels,
   registerTransfer,
+  registerMap,
 ];
 
 export function buildProgram(): Command {
