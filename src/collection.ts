@@ -12,6 +12,7 @@ import { syncFolder, watchFolder, type FolderWatcher, type SyncOptions, type Syn
 import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
 import { TiledStore } from './store/tiled.js';
+import { describeTuning, tunable, tuneCollection, type TuneOptions, type TuningInfo } from './tune/tune.js';
 import type { CollectionSpec, FileState, Hit, IndexSpec, Item, Metadata, MetadataSummary, MetadataSummaryOptions, StoreCollection, VectorType } from './store/types.js';
 
 export type { AddImageInput, AddImagesOptions, AddImagesResult };
@@ -189,17 +190,6 @@ export class Collection {
     return this.#uploads.read(this.spec, item.path);
   }
 
-  /**
-   * A map of the collection: every item placed in 2-D (UMAP up to 50,000 items, PCA beyond), k-means clusters with
-   * their representative items and, for models that embed text (CLIP), zero-shot words. Deterministic for a seed;
-   * cached per collection state (in memory and under `Config.cacheDir`/maps). See `MapOptions` and docs/map.md.
-   */
-  async map(opts: import('./map/types.js').MapOptions = {}): Promise<import('./map/types.js').CollectionMap> {
-    const { collectionMap } = await import('./map/map.js');
-    const { join } = await import('node:path');
-    return collectionMap({ store: this.#store, embedder: () => this.embedder(), cacheDir: join(this.config.cacheDir, 'maps') }, opts);
-  }
-
   /** The stored float32 vector of an item. */
   async vector(id: string): Promise<Float32Array | undefined> {
     return this.#store.getVector(id);
@@ -208,6 +198,19 @@ export class Collection {
   /** Every item that came from a file: id, path, size, mtime, content hash (in no particular order). */
   async files(): Promise<FileState[]> {
     return [...(await this.#store.fileStates()).values()];
+  }
+
+  /**
+   * Learn and store a transform (PCA-whitening; LDA from labelled items) and/or calibrated scores: every search uses
+   * them from then on. Re-learning replaces them; `{ reset: true }` removes them. See docs/tuning.md.
+   */
+  async tune(opts: TuneOptions): Promise<TuningInfo> {
+    return tuneCollection(tunable(this.#store), opts);
+  }
+
+  /** The tuning the collection has (transform, calibration), if any. */
+  async tuning(): Promise<TuningInfo> {
+    return describeTuning(this.#store);
   }
 
   /** Change the search index (`flat`, `hnsw`, `ivf` with their parameters) and rebuild it from the stored vectors. */
@@ -244,6 +247,42 @@ export class Collection {
       indexMsPerQuery: indexMs / n,
       exactMsPerQuery: exactMs / n,
     };
+  }
+
+  /**
+   * Groups of near-duplicate images, each with a suggested keeper (most pixels, then largest file, then oldest) and
+   * the others with their scores; nothing is deleted. Candidates come from the collection's own index (k nearest
+   * neighbours per item). See `FindDuplicatesOptions` (threshold or `auto`, margin, `verify`) and docs/duplicates.md.
+   */
+  async findDuplicates(
+    opts: import('./duplicates/types.js').FindDuplicatesOptions & { offset?: number; limit?: number } = {},
+  ): Promise<import('./duplicates/types.js').DuplicatesResult> {
+    const { findDuplicates } = await import('./duplicates/find.js');
+    return findDuplicates(this.#store, opts, this.config.maxPixels);
+  }
+
+  /**
+   * Is this image (a file path or bytes, or a stored item `{ id }`) already in the collection? Embeds it, looks it up in
+   * the index and applies the rule of `findDuplicates` to its nearest items.
+   */
+  async checkDuplicates(
+    image: string | Uint8Array | { readonly id: string },
+    opts: import('./duplicates/types.js').CheckDuplicateOptions = {},
+  ): Promise<import('./duplicates/types.js').CheckDuplicateResult> {
+    const { checkDuplicate } = await import('./duplicates/check.js');
+    const query = typeof image === 'string' || image instanceof Uint8Array ? { image } : { id: image.id };
+    return checkDuplicate(this.#store, () => this.embedder(), query, opts, this.config.maxPixels);
+  }
+
+  /**
+   * A map of the collection: every item placed in 2-D (UMAP up to 50,000 items, PCA beyond), k-means clusters with
+   * their representative items and, for models that embed text (CLIP), zero-shot words. Deterministic for a seed;
+   * cached per collection state (in memory and under `Config.cacheDir`/maps). See `MapOptions` and docs/map.md.
+   */
+  async map(opts: import('./map/types.js').MapOptions = {}): Promise<import('./map/types.js').CollectionMap> {
+    const { collectionMap } = await import('./map/map.js');
+    const { join } = await import('node:path');
+    return collectionMap({ store: this.#store, embedder: () => this.embedder(), cacheDir: join(this.config.cacheDir, 'maps') }, opts);
   }
 
   /** Delete items (and the originals kept for uploaded ones). Returns how many existed. */

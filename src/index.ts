@@ -42,4 +42,10 @@ export type {
   MetadataSummaryOptions,
 } from './store/types.js';
 export type { FolderWatcher, SyncOptions, SyncReport, WatchOptions } from './ingest/watch.js';
+export type { TuneOptions, TuneProgress, TuningInfo, ScoreQuantiles } from './tune/tune.js';
+export type { WhitenOptions } from './tune/whiten.js';
+export type { LdaOptions } from './tune/lda.js';
+export type { CalibrateOptions } from './tune/calibrate.js';
+export type { Reranker, RerankOptions } from './tune/rerank.js';
+export type { FindDuplicatesOptions, DuplicatesResult, DuplicateGroup, DuplicateMember, CheckDuplicateOptions, CheckDuplicateResult, DuplicateMatch } from './duplicates/types.js';
 export type { CollectionMap, MapCluster, MapMethod, MapOptions, MapPhase, MapPoint, MapProgress } from './map/types.js';

@@ -10,6 +10,7 @@ import { FolderUploadStorage } from './ingest/upload-storage.js';
 import { checkCapabilities, validateCollectionName, withIndexDefaults } from './store/spec.js';
 import { openStore } from './store/registry.js';
 import { isTilesCollection, parseTiles, TiledStore, tilesCollectionName } from './store/tiled.js';
+import { openTuned, tuneCollectionNames } from './tune/store.js';
 import type { BrokenCollection, CollectionSpec, IndexSpec, StoreCapabilities, StoreCollection, UploadStorage, VectorStore, VectorType } from './store/types.js';
 
 export { Collection };
@@ -91,7 +92,7 @@ export class LookalikeDatabase {
 
   /** The readable collections, by name. A collection whose stored definition is damaged is left out (see `listBrokenCollections`). */
   async listCollections(): Promise<CollectionSpec[]> {
-    return (await this.#store.listCollections()).collections.filter((c) => !isTilesCollection(c.name));
+    return (await this.#store.listCollections()).collections.filter((c) => !isTilesCollection(c.name) && !c.name.includes('#'));
   }
 
   /** Collections whose stored definition cannot be read; they can still be dropped. */
@@ -108,10 +109,13 @@ export class LookalikeDatabase {
     return new Collection(await this.#withTiles(await this.#store.getCollection(name)), this.config, this.#uploads);
   }
 
-  /** A tiled collection: the collection and its tiles as one (the tiles' collection is created when missing). */
+  /**
+   * A tiled collection: the collection and its tiles as one (the tiles' collection is created when missing); any
+   * other: the collection with the tuning learnt for it, if any (see tune/store.ts).
+   */
   async #withTiles(sc: StoreCollection): Promise<StoreCollection> {
     const grids = sc.spec.tiles;
-    if (!grids?.length) return sc;
+    if (!grids?.length) return openTuned(this.#store, sc); // tiled collections cannot be tuned
     const name = tilesCollectionName(sc.spec.name);
     const { name: _n, createdAt: _c, uid: _u, tiles: _t, ...rest } = sc.spec;
     const tiles = (await this.#store.hasCollection(name)) ? await this.#store.getCollection(name) : await this.#store.createCollection({ ...rest, name });
@@ -169,6 +173,7 @@ export class LookalikeDatabase {
     );
     const dropped = await this.#store.dropCollection(name);
     await this.#store.dropCollection(tilesCollectionName(name));
+    for (const companion of tuneCollectionNames(name)) await this.#store.dropCollection(companion);
     if (spec) await this.#uploads.dropCollection(spec);
     return dropped;
   }

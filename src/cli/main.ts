@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerCollections } from './commands/collections.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDrop } from './commands/drop.js';
+import { registerDuplicates } from './commands/duplicates.js';
 import { registerEvalText } from './commands/eval-text.js';
 import { registerEval } from './commands/eval.js';
 import { registerIndexCheck } from './commands/index-check.js';
@@ -17,6 +18,7 @@ import { registerModels } from './commands/models.js';
 import { registerReindex } from './commands/reindex.js';
 import { registerSearch } from './commands/search.js';
 import { registerTransfer } from './commands/transfer.js';
+import { registerTune } from './commands/tune.js';
 import { registerServe } from './commands/serve.js';
 import { registerWorker } from './commands/worker.js';
 import { endQuietlyOnClosedPipe, reportError, wantsJson } from './output.js';
@@ -28,15 +30,17 @@ const COMMANDS = [
   registerCollections,
   registerReindex,
   registerIndexCheck,
+  registerTune,
   registerDrop,
   registerEval,
   registerEvalText,
   registerCompare,
+  registerDuplicates,
+  registerMap,
   registerServe,
   registerWorker,
   registerModels,
   registerTransfer,
-  registerMap,
 ];
 
 export function buildProgram(): Command {

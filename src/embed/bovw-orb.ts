@@ -17,7 +17,7 @@ interface Mat {
 interface OpenCv {
   CV_8UC1: number;
   Mat: new () => Mat;
-  KeyPointVector: new () => { size(): number; delete(): void };
+  KeyPointVector: new () => { size(): number; get(i: number): { pt: { x: number; y: number } }; delete(): void };
   ORB: new (nfeatures: number) => { detectAndCompute(img: Mat, mask: Mat, kp: unknown, des: Mat): void; delete(): void };
   matFromArray(rows: number, cols: number, type: number, data: Uint8Array): Mat;
 }
@@ -25,8 +25,11 @@ interface OpenCv {
 // The Emscripten module object has a `then` method: resolving a promise with it (or returning it from an async
 // function) makes the promise adopt it again and again, forever. It only ever travels wrapped in `{ cv }`.
 let cvPromise: Promise<{ cv: OpenCv }> | undefined;
-/** OpenCV.js (WebAssembly), loaded on first use only: it is large (≈ 10 MB of JavaScript). */
-function opencv(): Promise<{ cv: OpenCv }> {
+/**
+ * OpenCV.js (WebAssembly), loaded on first use only: it is large (≈ 10 MB of JavaScript). Shared with the
+ * near-duplicate verification (`src/duplicates/verify.ts`), which uses more of its API than the `OpenCv` type here.
+ */
+export function opencv(): Promise<{ cv: OpenCv }> {
   cvPromise ??= new Promise<{ cv: OpenCv }>((resolve, reject) => {
     const mod = createRequire(import.meta.url)('@techstark/opencv-js') as unknown;
     if (mod instanceof Promise) {
@@ -38,6 +41,32 @@ function opencv(): Promise<{ cv: OpenCv }> {
     else m.onRuntimeInitialized = () => resolve({ cv: m });
   });
   return cvPromise;
+}
+
+/**
+ * ORB keypoints of a greyscale image (one byte per pixel, row-major): their positions (x, y per keypoint) and
+ * descriptors (32 bytes each). Shared with the near-duplicate verification.
+ */
+export async function orbKeypoints(grey: Uint8Array, width: number, height: number, features: number): Promise<{ n: number; xy: Float32Array; des: Uint8Array }> {
+  const { cv } = await opencv();
+  const mat = cv.matFromArray(height, width, cv.CV_8UC1, grey);
+  const orb = new cv.ORB(features);
+  const kp = new cv.KeyPointVector();
+  const des = new cv.Mat();
+  const mask = new cv.Mat();
+  try {
+    orb.detectAndCompute(mat, mask, kp, des);
+    const n = des.rows;
+    const xy = new Float32Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      const p = kp.get(i).pt;
+      xy[2 * i] = p.x;
+      xy[2 * i + 1] = p.y;
+    }
+    return { n, xy, des: Uint8Array.from(des.data.subarray(0, n * 32)) };
+  } finally {
+    for (const m of [mat, kp, des, mask, orb]) m.delete();
+  }
 }
 
 const FEATURES_PER_IMAGE = 500;
@@ -133,21 +162,8 @@ export class BovwOrbEmbedder extends BaseEmbedder {
     });
     const grey = new Uint8Array(img.width * img.height);
     for (let i = 0, p = 0; i < grey.length; i++, p += 3) grey[i] = (img.data[p]! * 77 + img.data[p + 1]! * 150 + img.data[p + 2]! * 29) >> 8;
-    const { cv } = await opencv();
-    const mat = cv.matFromArray(img.height, img.width, cv.CV_8UC1, grey);
-    const orb = new cv.ORB(FEATURES_PER_IMAGE);
-    const kp = new cv.KeyPointVector();
-    const des = new cv.Mat();
-    const mask = new cv.Mat();
-    try {
-      orb.detectAndCompute(mat, mask, kp, des);
-      const n = des.rows;
-      const bytes = new Uint8Array(n * 32);
-      if (n > 0) bytes.set(des.data.subarray(0, n * 32));
-      return { data: new Uint32Array(bytes.buffer), n };
-    } finally {
-      for (const m of [mat, kp, des, mask, orb]) m.delete();
-    }
+    const { n, des } = await orbKeypoints(grey, img.width, img.height, FEATURES_PER_IMAGE);
+    return { data: new Uint32Array(des.buffer, des.byteOffset, n * 8), n };
   }
 
   /** Learn the vocabulary from these images (a sample of the collection). */

@@ -6,12 +6,15 @@ import { checkDir, checkEmbeddings, isInside, withCollection, type AtK, type Eva
 import { folderLabel, matchLabels, readLabelCsv, type CsvLabels } from './labels.js';
 import { averagePrecision, expectedAveragePrecision, expectedPrecisionAt, mean, precisionAt, tiedAtCutoff } from './metrics.js';
 import { FeedbackMeter, type FeedbackOptions, type FeedbackResult } from './feedback.js';
-import { breakTies, groupsOf } from './ties.js';
+import { breakTies, groupsOf, type TieKey } from './ties.js';
+import { checkEvalTune, tuneForEvaluation, type EvalTuneOptions, type SplitSummary } from '../tune/eval.js';
+import type { TuningInfo } from '../tune/tune.js';
 
 export type { AtK, EvalCommon, EvalFailure, EvalProgress } from './common.js';
 export { evaluateTextRetrieval, type TextEvalOptions, type TextEvalResult } from './text.js';
 
-export interface RetrievalEvalOptions extends EvalCommon {
+/** `whiten`, `lda`, `rerank`, `trainSplit`, `seed`: tuning measured through the same code (see docs/tuning.md). */
+export interface RetrievalEvalOptions extends EvalCommon, EvalTuneOptions {
   /** Labels from a CSV instead of folder names. */
   readonly labels?: CsvLabels;
   /**
@@ -67,9 +70,20 @@ export interface RetrievalEvalResult {
   readonly samples: SampleQuery[];
   /** With `feedback`: the first page, the next page without feedback, and the next page after feedback. */
   readonly feedback?: FeedbackResult;
+  /** With `trainSplit`: the split (the training half is neither queries nor results). */
+  readonly split?: SplitSummary;
+  /** With `whiten` or `lda`: what was learnt. */
+  readonly tuning?: TuningInfo;
 }
 
 const DISTRACTOR = Symbol('distractor');
+
+/** Labelled items with their content keys (what the train/test split depends on). */
+function labelledKeys(labels: ReadonlyMap<string, unknown>, keys: ReadonlyMap<string, TieKey>): Map<string, { label: string; key: string }> {
+  const out = new Map<string, { label: string; key: string }>();
+  for (const [id, l] of labels) if (typeof l === 'string') out.set(id, { label: l, key: keys.get(id)!.text });
+  return out;
+}
 
 const isDir = (p: string): boolean => fs.existsSync(p) && fs.statSync(p).isDirectory();
 
@@ -106,6 +120,7 @@ const perCutoff = <T>(f: (c: Cutoff) => T): Record<Cutoff, T> => ({ '1': f('1'),
  */
 export async function evaluateRetrieval(opts: RetrievalEvalOptions): Promise<RetrievalEvalResult> {
   const root = checkDir(opts.dir);
+  checkEvalTune(opts);
   const distractors = opts.distractors ? resolveDistractors(root, opts.distractors) : undefined;
   const distractorPrefix = distractors ? distractors.dir + path.sep : undefined;
   const isDistractor = (p: string): boolean => distractorPrefix !== undefined && p.startsWith(distractorPrefix);
@@ -152,6 +167,8 @@ export async function evaluateRetrieval(opts: RetrievalEvalOptions): Promise<Ret
       if (l === DISTRACTOR) nDistractors++;
       else if (l === undefined) unlabelled++;
     }
+    const tuned = await tuneForEvaluation(col, opts, labelledKeys(labels, keys));
+    for (const [id, l] of labels) if (tuned.test && typeof l === 'string' && !tuned.test.has(id)) labels.delete(id);
     const counts = new Map<string, number>();
     for (const l of labels.values()) if (typeof l === 'string') counts.set(l, (counts.get(l) ?? 0) + 1);
     const queries = [...labels]
@@ -173,7 +190,7 @@ export async function evaluateRetrieval(opts: RetrievalEvalOptions): Promise<Ret
     const k = Math.max(1, allFiles.length - 1);
     const feedback = opts.feedback ? new FeedbackMeter(opts.feedback) : undefined;
     for (const [i, [id, label]] of queries.entries()) {
-      const found = (await col.search({ id }, { k, includeMetadata: false })).filter((h) => !bad.has(h.id));
+      const found = (await col.search({ id }, { k, includeMetadata: false, ...(opts.rerank ? { rerank: opts.rerank } : {}) })).filter((h) => !bad.has(h.id));
       const { ranked: hits, groupSizes } = breakTies(found, (h) => keys.get(h.id)!, keys.get(id)!, (h) => h.path ?? '');
       const relevant = hits.map((h) => labels.get(h.id) === label);
       const groups = groupsOf(groupSizes, relevant);
@@ -204,7 +221,7 @@ export async function evaluateRetrieval(opts: RetrievalEvalOptions): Promise<Ret
     }
     return {
       model: opts.model,
-      images: files.length,
+      images: files.length - (tuned.split?.train ?? 0),
       queries: queries.length,
       distractors: nDistractors,
       unlabelled,
@@ -222,6 +239,8 @@ export async function evaluateRetrieval(opts: RetrievalEvalOptions): Promise<Ret
       failures,
       samples,
       ...(feedback ? { feedback: feedback.result() } : {}),
+      ...(tuned.split ? { split: tuned.split } : {}),
+      ...(tuned.tuning ? { tuning: tuned.tuning } : {}),
     };
   });
 }

@@ -7,6 +7,8 @@ import { checkCrop, cropImage, type Crop } from '../image/crop.js';
 import { checkVector } from '../store/spec.js';
 import type { Hit, StoreCollection, VectorSearchOptions, Where } from '../store/types.js';
 import { averageVector, bestScore, collapseHits, normalize, STRATEGIES, type FoldedHit, type Strategy, type WeightedVector } from './compose.js';
+import type { Reranker, RerankOptions } from '../tune/rerank.js';
+import { searchTuned } from '../tune/search.js';
 
 export type { Crop, FoldedHit, Strategy };
 
@@ -39,6 +41,8 @@ export type Query = QueryTerm | CompositeQuery;
 /** A search result; with `collapse`, the near-duplicates folded into it. */
 export interface SearchHit extends Hit {
   readonly folded?: readonly FoldedHit[];
+  /** Collections with calibrated scores (`tune --calibrate`): the share of random pairs of items scoring below this hit. */
+  readonly confidence?: number;
 }
 
 /** Most terms one query may have (positive and negative together). */
@@ -71,6 +75,13 @@ export interface SearchOptions {
    * come last; ties by score.
    */
   readonly sort?: string;
+  /**
+   * Query expansion or re-ranking of the top hits (off by default; see docs/tuning.md): `aqe`, `alpha-qe` or
+   * `diffusion`, or their options. Single queries and the `average` strategy; not with sort or collapse.
+   */
+  readonly rerank?: Reranker | RerankOptions;
+  /** Collections with calibrated scores: drop hits whose `confidence` is below this (0…1, e.g. 0.99). */
+  readonly minConfidence?: number;
 }
 
 /** Most hits a sorted search orders (those above `minScore`). */
@@ -365,6 +376,25 @@ export async function searchCollection(
   getEmbedder: () => Promise<Embedder>,
   query: Query,
   opts: SearchOptions = {},
+  imageOf?: (path: string) => Promise<string | Uint8Array | undefined>,
+): Promise<SearchHit[]> {
+  const { where } = validateSearchOptions(opts);
+  return searchTuned(collection, opts, {
+    ...(where ? { where } : {}),
+    ranked: (o) => searchRanked(collection, getEmbedder, query, o, imageOf),
+    resolve: async () => {
+      const { terms, strategy } = checkQuery(query);
+      return { terms, strategy, ...(await resolveTerms(collection, getEmbedder, terms, imageOf)) };
+    },
+    bestScore: isComposite(query) && query.strategy === 'best-score',
+  });
+}
+
+async function searchRanked(
+  collection: StoreCollection,
+  getEmbedder: () => Promise<Embedder>,
+  query: Query,
+  opts: SearchOptions,
   imageOf?: (path: string) => Promise<string | Uint8Array | undefined>,
 ): Promise<SearchHit[]> {
   const { k, offset, minScore, where, collapse, sort } = validateSearchOptions(opts);

@@ -83,6 +83,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   await app.register(collectionsRoutes, { ctx });
   await app.register(itemsRoutes, { ctx });
   await app.register(searchRoutes, { ctx });
+  await app.register((await import('./duplicates.js')).duplicatesRoutes, { ctx });
   await app.register((await import('./map.js')).mapRoutes, { ctx });
   await app.register(queryImageRoutes, { ctx });
   await app.register(metaRoutes, { ctx });

@@ -4,15 +4,19 @@
  */
 import { z } from 'zod';
 import { createError } from '../errors.js';
+import { StoredTuningSchema } from '../tune/schema.js';
 
 export const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Names of the companion collections a store may hold for a collection: tiles (store/tiled.ts), tuning (tune/store.ts). */
+const COMPANION_SUFFIXES = ['#tiles', '#tune-a', '#tune-b'] as const;
 
 /**
  * A collection name users may give. Stores also accept the names of companion collections they hold for a
- * collection (`<name>#tiles`, see store/tiled.ts), which users cannot give.
+ * collection (`<name>#tiles`, see store/tiled.ts; `<name>#tune-a|b`, see tune/store.ts), which users cannot give.
  */
 export function validateCollectionName(name: string, { companion = false }: { companion?: boolean } = {}): string {
-  const own = companion && name.endsWith('#tiles') ? name.slice(0, -'#tiles'.length) : name;
+  const suffix = companion ? COMPANION_SUFFIXES.find((x) => name.endsWith(x)) : undefined;
+  const own = suffix ? name.slice(0, -suffix.length) : name;
   if (!COLLECTION_NAME.test(own)) {
     throw createError(
       'INVALID_ARGUMENT',
@@ -76,6 +80,8 @@ export const CollectionSpecSchema = z.object({
   index: IndexSpecSchema.optional(),
   /** Tile grids (e.g. `["3x3@0.5"]`): extra vectors per image for region search (see store/tiled.ts). */
   tiles: z.array(z.string()).optional(),
+  /** Only in a `#tune-a|b` companion: what `tune` learnt (transform, calibration; see tune/schema.ts). */
+  tuning: StoredTuningSchema.optional(),
 });
 
 /** The library's index parameters when a request leaves them out (the CLI and the server use these too). */

@@ -1,7 +1,31 @@
 import type { Command } from 'commander';
 import type { Strategy } from '../../search/search.js';
-import { evalArgsFrom, evalOptions, integerIn, nonEmpty, type EvalOpts } from '../options.js';
+import { evalArgsFrom, evalOptions, finiteNumber, integerIn, nonEmpty, type EvalOpts } from '../options.js';
+import type { Reranker } from '../../tune/rerank.js';
+import { tuningLines, parseRerank, parseShare } from './tune.js';
 import { Output, UsageError } from '../output.js';
+
+interface TuneEvalCliOpts {
+  readonly whiten?: boolean;
+  readonly dims?: number;
+  readonly power?: number;
+  readonly lda?: boolean;
+  readonly rerank?: Reranker;
+  readonly trainSplit?: number;
+  readonly seed?: number;
+}
+
+/** The tuning flags of `eval` as library options. */
+function tuneFrom(o: TuneEvalCliOpts) {
+  const common = { ...(o.dims !== undefined ? { dims: o.dims } : {}), ...(o.power !== undefined ? { power: o.power } : {}) };
+  return {
+    ...(o.whiten ? { whiten: common } : {}),
+    ...(o.lda ? { lda: common } : {}),
+    ...(o.rerank ? { rerank: o.rerank } : {}),
+    ...(o.trainSplit !== undefined ? { trainSplit: o.trainSplit } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+}
 
 interface FeedbackCliOpts {
   readonly feedbackRounds?: number;
@@ -36,8 +60,15 @@ export function registerEval(program: Command): void {
       if (v !== 'average' && v !== 'best-score' && v !== 'both') throw new UsageError(`--feedback-strategy must be average, best-score or both (got "${v}").`);
       return v;
     }, 'both')
-    .option('--feedback-weights <a,b,g>', 'Rocchio weights of the average strategy: query, liked, disliked (default 1,3,2)', parseWeights);
-  evalOptions(cmd).action(async (dir: string, o: EvalOpts & FeedbackCliOpts & { model: string }) => {
+    .option('--feedback-weights <a,b,g>', 'Rocchio weights of the average strategy: query, liked, disliked (default 1,3,2)', parseWeights)
+    .option('--whiten', 'whiten the gallery first (PCA-whitening learnt from its vectors; see docs/tuning.md)')
+    .option('--lda', 'learn a projection from the training half\'s labels (LDA; needs --train-split)')
+    .option('--dims <n>', 'output dimensions of --whiten / --lda', integerIn('--dims', 1))
+    .option('--power <p>', 'signed power of --whiten / --lda (default 0.5; 1 = none)', finiteNumber('--power'))
+    .option('--rerank <method>', 'query expansion / re-ranking: aqe, alpha-qe or diffusion', parseRerank)
+    .option('--train-split <f>', 'share of labelled images that train (and are then left out); the rest are the queries', parseShare('--train-split'))
+    .option('--seed <n>', 'seed of the train/test split (default 1)', integerIn('--seed', 0));
+  evalOptions(cmd).action(async (dir: string, o: EvalOpts & FeedbackCliOpts & TuneEvalCliOpts & { model: string }) => {
     const out = new Output(o.json === true);
     const { evaluateRetrieval } = await import('../../eval/evaluate.js');
     const { formatTable } = await import('../../eval/compare.js');
@@ -47,10 +78,12 @@ export function registerEval(program: Command): void {
       o.feedbackRounds !== undefined
         ? { rounds: o.feedbackRounds, k: o.feedbackK, strategies, ...(o.feedbackWeights ? { weights: o.feedbackWeights } : {}) }
         : undefined;
-    const r = await evaluateRetrieval({ ...evalArgsFrom(dir, o), model: o.model, ...(feedback ? { feedback } : {}) });
+    const r = await evaluateRetrieval({ ...evalArgsFrom(dir, o), model: o.model, ...(feedback ? { feedback } : {}), ...tuneFrom(o) });
     out.result(withoutSamples(r), () => [
       formatTable([r]),
       `${r.queries} queries over ${r.images} images${r.failed ? `, ${r.failed} images failed to index` : ''}`,
+      ...(r.split ? [`held-out half: ${r.split.test} test images (queries and gallery), ${r.split.train} training images left out (share ${r.split.fraction}, seed ${r.split.seed})`] : []),
+      ...(r.tuning ? tuningLines('eval', r.tuning) : []),
       ...(r.feedback ? ['', formatFeedbackTable(r.model, r.feedback)] : []),
     ]);
   });

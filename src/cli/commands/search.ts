@@ -19,6 +19,8 @@ import {
 } from '../options.js';
 import { Output, UsageError } from '../output.js';
 import { withCollection } from '../shared.js';
+import type { Reranker } from '../../tune/rerank.js';
+import { parseRerank } from './tune.js';
 
 interface SearchCliOpts extends StoreOpts, InferenceOpts {
   readonly image: string[];
@@ -34,6 +36,8 @@ interface SearchCliOpts extends StoreOpts, InferenceOpts {
   readonly k: number;
   readonly offset: number;
   readonly minScore?: number;
+  readonly minConfidence?: number;
+  readonly rerank?: Reranker;
   readonly where: string[];
   readonly model?: string;
   readonly ef?: number;
@@ -109,6 +113,8 @@ export function registerSearch(program: Command): void {
     .option('-k, --k <n>', 'number of results', positiveInt('-k'), 10)
     .option('--offset <n>', 'skip this many of the best results (paging)', integerIn('--offset', 0), 0)
     .option('--min-score <x>', 'drop results scoring below this', finiteNumber('--min-score'))
+    .option('--min-confidence <c>', 'collections with calibrated scores (tune --calibrate): drop results less sure than this, e.g. 0.99', finiteNumber('--min-confidence'))
+    .option('--rerank <method>', 'query expansion / re-ranking of the top hits: aqe, alpha-qe or diffusion (docs/tuning.md)', parseRerank)
     .option('--where <expr>', "metadata filter (repeatable; all must match): key=value, key!=value, 'year>=2012', 'taken:2019-01-01..2019-12-31', 'season in Summer,Fall', 'lens exists', near=48.85,2.35,10km", collect('--where'), [])
     .option('-m, --model <model>', 'check the collection was built with this model', nonEmpty('--model'));
   inferenceOptions(queryKnobOptions(cmd)).action(async (words: string[], o: SearchCliOpts) => {
@@ -124,11 +130,23 @@ export function registerSearch(program: Command): void {
         ...(where ? { where } : {}),
         ...(o.collapse !== undefined ? { collapse: o.collapse } : {}),
         ...(o.sort !== undefined ? { sort: o.sort } : {}),
+        ...(o.minConfidence !== undefined ? { minConfidence: o.minConfidence } : {}),
+        ...(o.rerank !== undefined ? { rerank: o.rerank } : {}),
         ...queryKnobsFrom(o),
       });
     });
     out.result(
-      { results: hits.map(({ id, path, score, metadata, tile, folded }) => ({ id, path, score, metadata, ...(tile ? { tile } : {}), ...(folded ? { folded } : {}) })) },
+      {
+        results: hits.map(({ id, path, score, confidence, metadata, tile, folded }) => ({
+          id,
+          path,
+          score,
+          ...(confidence !== undefined ? { confidence } : {}),
+          metadata,
+          ...(tile ? { tile } : {}),
+          ...(folded ? { folded } : {}),
+        })),
+      },
       () => {
         if (hits.length === 0) return 'no results';
         const cwd = process.cwd();
@@ -136,7 +154,8 @@ export function registerSearch(program: Command): void {
           const shown = h.path ? path.relative(cwd, h.path) || h.path : `(id ${h.id})`;
           const more = h.folded?.length ? `  (+${h.folded.length} near-duplicate${h.folded.length === 1 ? '' : 's'})` : '';
           const tile = h.tile ? `  [tile ${[h.tile.x, h.tile.y, h.tile.w, h.tile.h].map((v) => +v.toFixed(3)).join(',')}]` : '';
-          return `${String(i + 1 + o.offset).padStart(3)}  ${h.score.toFixed(4)}  ${shown}${tile}${more}`;
+          const sure = h.confidence !== undefined ? `  (confidence ${h.confidence.toFixed(4)})` : '';
+          return `${String(i + 1 + o.offset).padStart(3)}  ${h.score.toFixed(4)}  ${shown}${tile}${more}${sure}`;
         });
       },
     );
