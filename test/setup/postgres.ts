@@ -82,19 +82,22 @@ export function postgresMissing(): string | undefined {
   return undefined;
 }
 
-export async function startPostgresServer(): Promise<PostgresServer> {
-  const missing = postgresMissing();
-  if (missing) throw new Error(missing);
-  const root = process.getuid?.() === 0;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-pg-'));
-  const run = (cmd: string, args: string[]) =>
-    root ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' });
-  if (root) execFileSync('chown', ['postgres:postgres', dir]);
-  const port = await freePort();
-  run(path.join(BIN, 'initdb'), ['-D', dir, '-U', 'lookalike', '--auth=trust', '-E', 'UTF8']);
-  const start = () =>
-    run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-l', path.join(dir, 'server.log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
-  const stop = () => run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-m', 'fast', 'stop']);
+/** Run a PostgreSQL tool (as the postgres user when the tests run as root). */
+function pgTool(cmd: string, args: string[]): Buffer {
+  return process.getuid?.() === 0 ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' });
+}
+
+/** A fresh data directory owned by the user the server runs as. */
+function dataDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dir]);
+  return dir;
+}
+
+/** Start the server of `dir` on 127.0.0.1:`port` (with `options`), and its handle. */
+function serve(dir: string, port: number, options: string): PostgresServer {
+  const start = () => pgTool(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-l', path.join(dir, 'server.log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${options}`, 'start']);
+  const stop = () => pgTool(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-m', 'fast', 'stop']);
   start();
   return {
     url: `postgres://lookalike@127.0.0.1:${port}/postgres`,
@@ -113,38 +116,24 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   };
 }
 
+export async function startPostgresServer(): Promise<PostgresServer> {
+  const missing = postgresMissing();
+  if (missing) throw new Error(missing);
+  const dir = dataDir('lookalike-pg-');
+  const port = await freePort();
+  pgTool(path.join(BIN, 'initdb'), ['-D', dir, '-U', 'lookalike', '--auth=trust', '-E', 'UTF8']);
+  return serve(dir, port, '-c fsync=off');
+}
+
 /**
  * A hot-standby replica of `primary` (pg_basebackup + streaming replication, as a production replica is made), on
  * 127.0.0.1 and a free port; read-only.
  */
 export async function startPostgresReplica(primary: PostgresServer): Promise<PostgresServer> {
-  const root = process.getuid?.() === 0;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-pg-replica-'));
-  const run = (cmd: string, args: string[]) =>
-    root ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' });
-  if (root) execFileSync('chown', ['postgres:postgres', dir]);
+  const dir = dataDir('lookalike-pg-replica-');
   fs.chmodSync(dir, 0o700);
-  run(path.join(BIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'lookalike', '-D', dir, '-R', '-X', 'stream']);
-  const port = await freePort();
-  const start = () =>
-    run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-l', path.join(dir, 'server.log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c hot_standby=on`, 'start']);
-  const stop = () => run(path.join(BIN, 'pg_ctl'), ['-D', dir, '-w', '-m', 'fast', 'stop']);
-  start();
-  return {
-    url: `postgres://lookalike@127.0.0.1:${port}/postgres`,
-    port,
-    start,
-    stop,
-    destroy: () => {
-      try {
-        stop();
-      } catch {
-        // already stopped
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
+  pgTool(path.join(BIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'lookalike', '-D', dir, '-R', '-X', 'stream']);
+  return serve(dir, await freePort(), '-c hot_standby=on');
 }
 
 async function startPostgres(project: TestProject): Promise<() => void> {
