@@ -18,10 +18,15 @@ import { PairVerifier } from './verifier.js';
 const SAMPLE = 200;
 const autoCache = new WeakMap<StoreCollection, { count: number; k: number; threshold: number }>();
 
-/** The score of an item's `depth`-th nearest other item (its background), from one index search. */
+/** The background of a ranked list of `depth` hits, as `backgrounds` (graph.ts) takes it: the last, or the median one. */
+function backgroundOf(hits: readonly Hit[], depth: number): number {
+  if (hits.length === 0) return Number.NEGATIVE_INFINITY;
+  return hits[hits.length >= depth ? depth - 1 : Math.ceil(hits.length / 2) - 1]!.score;
+}
+
+/** The background of an item: its `depth` nearest other items, from one index search. */
 async function background(store: StoreCollection, vector: Float32Array, depth: number, exclude: readonly string[]): Promise<number> {
-  const hits = await store.search(vector, { k: depth, excludeIds: exclude, includeMetadata: false });
-  return hits.length === 0 ? Number.NEGATIVE_INFINITY : hits[hits.length - 1]!.score;
+  return backgroundOf(await store.search(vector, { k: depth, excludeIds: exclude, includeMetadata: false }), depth);
 }
 
 /** The automatic threshold of `findDuplicates` (median background), estimated from an even sample of items. */
@@ -57,7 +62,7 @@ export async function checkDuplicate(
   const threshold = o.threshold === 'auto' ? await sampledAutoThreshold(store, o.k) : o.threshold;
   const depth = 2 * o.k;
   const hits = await store.search(vector, { k: depth, excludeIds, includeMetadata: false });
-  const own = hits.length < depth ? Number.NEGATIVE_INFINITY : hits[hits.length - 1]!.score;
+  const own = backgroundOf(hits, depth);
   // the score rule (also the fallback of unverifiable pairs); with verification, scores only preselect
   const floor = o.verify ? (o.threshold === 'auto' ? Number.NEGATIVE_INFINITY : threshold) : threshold;
   const candidates: { hit: Hit; margin: number }[] = [];
@@ -65,7 +70,7 @@ export async function checkDuplicate(
     if (hit.score < floor || marginOf(hit.score, own, Number.NEGATIVE_INFINITY) < o.margin) continue;
     const v = (await store.getVectors([hit.id])).get(hit.id);
     if (!v) continue;
-    const m = marginOf(hit.score, own, await background(store, v, depth, [hit.id, ...excludeIds]));
+    const m = marginOf(hit.score, own, await background(store, v, depth, [hit.id])); // as in the graph: the query item counts
     if (m >= o.margin) candidates.push({ hit, margin: m });
   }
 

@@ -94,7 +94,7 @@ export async function buildGraph(
 }
 
 /**
- * Each node's background: the score of its last (k-th) neighbour, or of the last one it has. Unrelated items in a
+ * Each node's background: the score of its last (k-th) neighbour (the median one when it has fewer). Unrelated items in a
  * dense region of the space score high against each other; a near-duplicate pair scores well above both backgrounds.
  * (The graph is searched twice as deep as the candidates are taken, so that a group of copies larger than the
  * candidates' k does not make its own members the background.)
@@ -103,14 +103,10 @@ export function backgrounds(g: NeighbourGraph): Float32Array {
   const n = g.ids.length;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    let b = Number.NEGATIVE_INFINITY;
-    for (let j = g.k - 1; j >= 0; j--) {
-      if (g.neighbours[i * g.k + j]! >= 0) {
-        b = g.scores[i * g.k + j]!;
-        break;
-      }
-    }
-    out[i] = b;
+    let m = 0; // neighbours the node has: all k, unless the collection has k items or fewer
+    while (m < g.k && g.neighbours[i * g.k + m]! >= 0) m++;
+    // with fewer than k, the median one: the farthest of a handful of items says nothing about the neighbourhood
+    out[i] = m === 0 ? Number.NEGATIVE_INFINITY : g.scores[i * g.k + (m === g.k ? m - 1 : Math.ceil(m / 2) - 1)]!;
   }
   return out;
 }
@@ -133,6 +129,7 @@ export function margin(score: number, backgroundA: number, backgroundB: number):
  * crowd near 1, those of hashes spread down to 0); above it, the margin decides.
  */
 export function autoThreshold(bg: Float32Array, fallback: number): number {
+  // fewer than 20 items with a background (a tiny collection): the median says nothing, the fallback is used
   const xs = Array.from(bg).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (xs.length < 20) return fallback;
   return xs[Math.floor(xs.length / 2)]!;

@@ -16,7 +16,6 @@ export interface PairVerdict {
 /** Images whose features are kept at once (≈ 30 KB each). */
 const FEATURE_CACHE = 4000;
 
-export const PROFILE = { features: 0, verify: 0, nf: 0, nv: 0 };
 export class PairVerifier {
   verified = 0;
   rejected = 0;
@@ -65,9 +64,7 @@ export class PairVerifier {
     if (a.contentHash !== null && a.contentHash === b.contentHash) verdict = { match: true, how: 'identical', inliers: 0 };
     else {
       const [fa, fb] = await Promise.all([this.features(a), this.features(b)]);
-      const t = performance.now();
       verdict = fa && fb ? asPairVerdict(await verifyPair(fa, fb, { ...this.options, mirrored: tryMirror, ...(colour ? {} : { colour: false }) })) : null;
-      PROFILE.verify += performance.now() - t; PROFILE.nv++;
     }
     this.#verdicts.set(key, { verdict, mirrorTried: tryMirror });
     if (verdict && !known) {
@@ -94,10 +91,7 @@ function asPairVerdict(v: Verdict): PairVerdict {
 async function loadFeatures(path: string, maxPixels: number): Promise<ImageFeatures | null> {
   const read = (): Promise<ImageInput> => fs.readFile(path);
   try {
-    const t = performance.now();
-    const f = await imageFeatures(await read(), maxPixels, read);
-    PROFILE.features += performance.now() - t; PROFILE.nf++;
-    return f;
+    return await imageFeatures(await read(), maxPixels, read);
   } catch {
     return null; // moved, deleted, unreadable or not decodable: the pair falls back to the score rule
   }

@@ -119,7 +119,7 @@ function orb(grey: Uint8Array, width: number, height: number): Promise<Keypoints
   return orbKeypoints(grey, width, height, FEATURES);
 }
 
-export async function mirroredKeypoints(f: ImageFeatures): Promise<Keypoints> {
+async function mirroredKeypoints(f: ImageFeatures): Promise<Keypoints> {
   if (!f.mirrored) {
     const { grey } = await working(await f.reload(), f.maxPixels);
     const flipped = new Uint8Array(grey.length);
@@ -167,7 +167,7 @@ interface GeometricMatch {
 const NO_MATCH: GeometricMatch = { inliers: 0, h: new Float64Array(9) };
 
 /** RANSAC inliers of the homography from `a`'s keypoints to `b`'s, when it is a plausible edit; none otherwise. */
-export async function geometricInliers(a: Keypoints, fa: ImageFeatures, b: Keypoints, fb: ImageFeatures, ratio: number): Promise<GeometricMatch> {
+async function geometricInliers(a: Keypoints, fa: ImageFeatures, b: Keypoints, fb: ImageFeatures, ratio: number): Promise<GeometricMatch> {
   if (a.n < 8 || b.n < 8) return NO_MATCH;
   const { cv: base } = await opencv();
   const cv = base as unknown as Cv;
