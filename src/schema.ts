@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { createError } from './errors.js';
 import { checkWhere, type Where } from './search/where.js';
+import { RERANKERS } from './tune/rerank.js';
 import { COLLECTION_NAME, IndexSpecSchema, VectorTypeSchema } from './store/spec.js';
 import type { CollectionInfo } from './collection.js';
 import type { Hit, Item, Metadata, MetadataValue } from './store/types.js';
@@ -175,6 +176,8 @@ export type HitT = z.infer<typeof HitSchema>;
 /** A search hit; with `collapse`, the near-duplicates folded into it. */
 export const SearchHitSchema = HitSchema.extend({
   folded: z.array(z.object({ id: z.string(), path: z.string().nullable(), score: z.number() })).optional(),
+  /** Collections with calibrated scores (`lookalike tune --calibrate`): the share of random pairs scoring below this hit. */
+  confidence: z.number().optional(),
 });
 
 export const ItemSchema = z.object({
@@ -334,6 +337,17 @@ export const SearchBodySchema = z
     sort: z.string().max(130).optional(),
     k: z.number().int().optional(),
     minScore: z.number().optional(),
+    /** Collections with calibrated scores: drop hits whose confidence is below this (0…1, e.g. 0.99). */
+    minConfidence: z.number().optional(),
+    /** Query expansion / re-ranking of the top hits (docs/tuning.md): a method name or its options. */
+    rerank: z
+      .union([
+        z.enum(RERANKERS),
+        z
+          .object({ method: z.enum(RERANKERS), k: z.number().optional(), alpha: z.number().optional(), n: z.number().optional(), beta: z.number().optional() })
+          .strict(),
+      ])
+      .optional(),
     where: WhereSchema.optional(),
   })
   .strict();

@@ -8,9 +8,12 @@ import { createError } from '../errors.js';
 import { validateWhere, type Where } from '../schema.js';
 import type { Crop } from '../image/crop.js';
 import type { Query, QueryTerm } from '../search/search.js';
+import type { Reranker, RerankOptions } from '../tune/rerank.js';
 import { securityOf, type ServerContext } from './context.js';
 import { jsonField, numberField, readMultipart, whereField } from './multipart.js';
-import { CropSchema } from '../schema.js';
+import { CropSchema, SearchBodySchema } from '../schema.js';
+
+const HttpRerankSchema = SearchBodySchema.shape.rerank.unwrap();
 import { queryImageGone } from './query-images.js';
 import * as S from './schemas.js';
 
@@ -21,6 +24,8 @@ interface Paging {
   where: Where | undefined;
   collapse: number | undefined;
   sort?: string | undefined;
+  minConfidence?: number | undefined;
+  rerank?: Reranker | RerankOptions | undefined;
 }
 
 /** A multipart `crop` field: JSON `{"x":…,"y":…,"w":…,"h":…}` or `x,y,w,h`. */
@@ -36,6 +41,17 @@ function cropField(v: string | undefined): Crop | undefined {
   }
   throw createError('INVALID_ARGUMENT', `crop must be x,y,w,h or {"x","y","w","h"} (pixels, or fractions when all are at most 1); got "${v.slice(0, 60)}".`, {
     field: 'crop',
+  });
+}
+
+/** A multipart `rerank` field: a method name, or JSON options `{"method":…,"k":…}`. */
+function rerankField(v: string | undefined): Reranker | RerankOptions | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!v.trim().startsWith('{')) return v as Reranker; // checked by the library (checkRerank), which names the methods
+  const r = HttpRerankSchema.safeParse(jsonField(v, 'rerank', 'INVALID_ARGUMENT'));
+  if (r.success) return r.data;
+  throw createError('INVALID_ARGUMENT', `rerank must be aqe, alpha-qe or diffusion, or JSON {"method", "k", "alpha", "n", "beta"}; got "${v.slice(0, 60)}".`, {
+    field: 'rerank',
   });
 }
 
@@ -64,7 +80,7 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
       config: { access: 'read' },
       schema: {
         summary:
-          'Search by uploaded image (multipart: image, crop, k, offset, minScore, where, collapse), or JSON {text | id | vector | upload, crop, k, offset, minScore, where, collapse}, ' +
+          'Search by uploaded image (multipart: image, crop, k, offset, minScore, minConfidence, rerank, where, collapse), or JSON {text | id | vector | upload, crop, k, offset, minScore, minConfidence, rerank, where, collapse}, ' +
           'or a compositional query: JSON {positive: [terms], negative: [terms], strategy: "average" | "best-score"}, each term one of {text | id | vector | upload} ' +
           'with an optional weight (negative = less like this) and crop (id and upload terms). ' +
           `k results from rank offset + 1 (paging); offset + k is at most ${maxK}. A multipart search answers with "upload", the name of ` +
@@ -88,6 +104,8 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
             ...(p.where ? { where: p.where } : {}),
             ...(p.collapse !== undefined ? { collapse: p.collapse } : {}),
             ...(p.sort !== undefined ? { sort: p.sort } : {}),
+            ...(p.minConfidence !== undefined ? { minConfidence: p.minConfidence } : {}),
+            ...(p.rerank !== undefined ? { rerank: p.rerank } : {}),
           }),
         );
         return {
@@ -98,6 +116,7 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
             metadata: h.metadata,
             ...(h.tile ? { tile: h.tile } : {}),
             ...(h.folded ? { folded: h.folded } : {}),
+            ...(h.confidence !== undefined ? { confidence: h.confidence } : {}),
           })),
         };
       };
@@ -133,6 +152,8 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
             where: whereField(fields.where),
             collapse: numberField(fields.collapse, 'collapse'),
             sort: fields.sort || undefined,
+            minConfidence: numberField(fields.minConfidence, 'minConfidence'),
+            rerank: rerankField(fields.rerank),
           };
           checkPage(paging.k, paging.offset); // before the image is embedded
           const crop = cropField(fields.crop);
@@ -161,6 +182,8 @@ export async function searchRoutes(app: FastifyInstance, { ctx }: { ctx: ServerC
         where: b.where === undefined ? undefined : validateWhere(b.where),
         collapse: b.collapse,
         sort: b.sort,
+        minConfidence: b.minConfidence,
+        rerank: b.rerank,
       };
       checkPage(paging.k, paging.offset);
       const crop = b.crop ? { crop: b.crop } : {};
