@@ -45,6 +45,24 @@ function quantiles(xs: Float64Array, q: number): number[] {
 }
 
 /**
+ * A calibration from scores already measured: `random` scores of unrelated pairs (e.g. evenly spaced ranks of
+ * leave-one-out rankings, as `evaluateRetrieval` takes them) and `best` scores of items' nearest neighbours.
+ */
+export function calibrationFromScores(random: Float64Array, best: Float64Array, learnedFrom: number): CalibrationSpec {
+  if (random.length < 2 || best.length < 2) {
+    throw createError('INVALID_ARGUMENT', `Calibration needs at least 2 scores of each kind (got ${random.length} and ${best.length}).`, { field: 'calibrate' });
+  }
+  return {
+    space: 'raw',
+    pairs: random.length,
+    random: quantiles(random, CALIBRATION_DEFAULTS.quantiles),
+    neighbours: quantiles(best, Math.min(100, best.length - 1)),
+    learnedFrom,
+    seed: 0,
+  };
+}
+
+/**
  * Learn the calibration of unit vectors (the collection's items in the space search scores in): scores of `pairs`
  * random pairs of distinct items, and the best score of up to 200 items against all the others.
  */

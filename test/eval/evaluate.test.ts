@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateRetrieval, evaluateTextRetrieval, type RetrievalEvalResult } from '../../src/eval/evaluate.js';
+import { formatTable, renderReport } from '../../src/eval/compare.js';
+import { openDatabase } from '../../src/lookalike.js';
 import sharp from 'sharp';
 import { COLOR_CLIP, requireShared, SAMPLES, SHARED, tmpDir } from '../helpers.js';
 
@@ -33,6 +35,45 @@ describe('evaluateRetrieval', () => {
     const px = await evaluateRetrieval({ dir: SAMPLES, model: 'pixels', config: { threads: 1 } });
     expect(cnn.precisionAt['1']).toBeCloseTo(0.927, 2);
     expect(cnn.map).toBeGreaterThan(px.map + 0.2);
+  });
+
+  it('calibrated scores: each model gets its own score scale; a hit’s confidence is the share of all pairs below it', async () => {
+    const cnn = await evaluateRetrieval({ dir: SAMPLES, model: 'mobilenet-v1', samples: 3, sampleK: 5, config: { threads: 1 } });
+    const px = await evaluateRetrieval({ dir: SAMPLES, model: 'pixels', samples: 3, sampleK: 5, config: { threads: 1 } });
+    for (const r of [cnn, px]) {
+      const s = r.scoreScale;
+      expect(s.pairs).toBe(96 * 95); // every ranking is shorter than 200 ranks: every ordered pair is taken
+      expect(s.random.p50).toBeLessThanOrEqual(s.random.p90);
+      expect(s.random.p90).toBeLessThanOrEqual(s.random.p99);
+      expect(s.random.p99).toBeLessThanOrEqual(s.random.p999);
+      expect(s.bestMatchMedian).toBeGreaterThan(s.random.p90);
+      const hits = r.samples.flatMap((q) => q.hits);
+      expect(hits.length).toBe(15);
+      for (const h of hits) expect(h.confidence).toBeGreaterThanOrEqual(0), expect(h.confidence).toBeLessThanOrEqual(1);
+      const byScore = [...hits].sort((a, b) => a.score - b.score);
+      for (let i = 1; i < byScore.length; i++) expect(byScore[i]!.confidence).toBeGreaterThanOrEqual(byScore[i - 1]!.confidence);
+    }
+    // the raw scales differ between models, so a raw score says nothing without the model…
+    expect(Math.abs(cnn.scoreScale.random.p50 - px.scoreScale.random.p50)).toBeGreaterThan(0.05);
+    // …and the confidence is what it says: the share of all pairs (computed here from every pair) scoring lower
+    const db = await openDatabase(tmpDir(), { threads: 1 });
+    try {
+      const col = await db.createCollection('px', { model: 'pixels' });
+      await col.indexFolder(SAMPLES);
+      const all: number[] = [];
+      for (const f of await col.files()) for (const h of await col.search({ id: f.id }, { k: 95, includeMetadata: false })) all.push(h.score);
+      expect(all).toHaveLength(96 * 95);
+      for (const h of px.samples.flatMap((q) => q.hits)) {
+        const below = all.filter((x) => x < h.score).length / all.length;
+        expect(Math.abs(h.confidence - below)).toBeLessThan(0.005);
+      }
+    } finally {
+      await db.close();
+    }
+    const html = await renderReport([cnn, px], 'scales');
+    expect(html).toContain('not comparable across models');
+    expect(html).toMatch(/<td>pixels<\/td><td>\d\.\d{3}<\/td>/);
+    expect(formatTable([cnn, px])).toMatch(/pixels: half of all pairs score below \d\.\d{3}, 99 % below/);
   });
 
   it('labels from a CSV; distractors are in the gallery but never queries or relevant', async () => {
