@@ -12,7 +12,7 @@ import { syncFolder, watchFolder, type FolderWatcher, type SyncOptions, type Syn
 import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
 import { TiledStore } from './store/tiled.js';
-import { describeTuning, tunable, tuneCollection, type TuneOptions, type TuningInfo } from './tune/tune.js';
+import { describeTuning, relearnIfGrown, tunable, tuneCollection, type TuneOptions, type TuningInfo } from './tune/tune.js';
 import type { CollectionSpec, FileState, Hit, IndexSpec, Item, Metadata, MetadataSummary, MetadataSummaryOptions, StoreCollection, VectorType } from './store/types.js';
 
 export type { AddImageInput, AddImagesOptions, AddImagesResult };
@@ -109,7 +109,7 @@ export class Collection {
   /** Index every image under `folder`: new files added, changed ones updated, unchanged ones skipped unread. */
   async indexFolder(folder: string, opts: Partial<IndexOptions> = {}): Promise<IndexReport> {
     checkRunMetadata(opts);
-    return indexFolder(this.#store, await this.embedder(), folder, { ...this.ingestDefaults(), ...opts });
+    return this.#relearnAfter(await indexFolder(this.#store, await this.embedder(), folder, { ...this.ingestDefaults(), ...opts }));
   }
 
   /**
@@ -118,7 +118,7 @@ export class Collection {
    */
   async indexFiles(paths: readonly string[], opts: Partial<Omit<IndexOptions, 'prune' | 'exclude' | 'metadataFile'>> = {}): Promise<IndexReport> {
     checkRunMetadata(opts);
-    return ingestFiles(this.#store, await this.embedder(), paths, { ...this.ingestDefaults(), ...opts });
+    return this.#relearnAfter(await ingestFiles(this.#store, await this.embedder(), paths, { ...this.ingestDefaults(), ...opts }));
   }
 
   /**
@@ -128,7 +128,7 @@ export class Collection {
    */
   async syncFolder(folder: string, opts: Partial<SyncOptions> = {}): Promise<SyncReport> {
     checkRunMetadata(opts);
-    return syncFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts });
+    return this.#relearnAfter(await syncFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts }));
   }
 
   /**
@@ -137,7 +137,13 @@ export class Collection {
    */
   watch(folder: string, opts: Partial<WatchOptions> = {}): FolderWatcher {
     checkRunMetadata(opts);
-    return watchFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts });
+    return watchFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts, afterSync: (r) => this.#relearnAfter(r) });
+  }
+
+  /** After a write: re-learn the tuning if the collection has outgrown it (`TuneOptions.relearnGrowth`). */
+  async #relearnAfter<R extends { added: number }>(report: R): Promise<R & { retuned?: boolean }> {
+    if (report.added === 0) return report;
+    return (await relearnIfGrown(this.#store)) ? { ...report, retuned: true } : report;
   }
 
   private ingestDefaults(): IndexOptions {
@@ -150,11 +156,13 @@ export class Collection {
    * deleted with the item). A bad image is reported, not thrown. See `AddImagesOptions.onConflict` for re-adds.
    */
   async addImages(images: readonly AddImageInput[], opts: AddImagesOptions = {}): Promise<AddImagesResult> {
-    return addUploads(this.#store, await this.embedder(), this.#uploads, images, {
+    const result = await addUploads(this.#store, await this.embedder(), this.#uploads, images, {
       maxFileBytes: this.config.maxFileBytes,
       batchSize: this.config.batchSize,
       ...opts,
     });
+    if (result.added.length > result.updated) await relearnIfGrown(this.#store);
+    return result;
   }
 
   /**

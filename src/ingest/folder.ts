@@ -27,6 +27,8 @@ export interface IndexReport {
   readonly interrupted: boolean;
   readonly seconds: number;
   readonly imagesPerSecond: number;
+  /** True when the collection's tuning was re-learnt after this run (it had grown past `relearnGrowth`). */
+  readonly retuned?: boolean;
 }
 
 export interface IndexOptions {

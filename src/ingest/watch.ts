@@ -30,6 +30,8 @@ export interface SyncReport {
   /** The folder was missing or empty while records under it exist: nothing was removed. */
   readonly folderMissing: boolean;
   readonly seconds: number;
+  /** True when the collection's tuning was re-learnt after this sync (it had grown past `relearnGrowth`). */
+  readonly retuned?: boolean;
 }
 
 export type SyncOptions = Omit<IndexOptions, 'prune' | 'onProgress'>;
@@ -160,6 +162,8 @@ export interface WatchOptions extends SyncOptions {
   /** Each sync's report (the catch-up at start included, with `initial: true`). */
   readonly onSync?: (r: SyncReport & { readonly initial: boolean }) => void;
   readonly onError?: (e: unknown) => void;
+  /** @internal — run after each sync, before the next (the collection re-learns its tuning here). */
+  readonly afterSync?: (r: SyncReport) => Promise<SyncReport>;
 }
 
 export interface FolderWatcher {
@@ -192,7 +196,8 @@ export function watchFolder(store: StoreCollection, embedder: () => Promise<Embe
     running = running.then(async () => {
       if (closed) return;
       try {
-        const r = await syncFolder(store, embedder, absRoot, { ...opts, scope });
+        const synced = await syncFolder(store, embedder, absRoot, { ...opts, scope });
+        const r = opts.afterSync ? await opts.afterSync(synced) : synced;
         missing = r.folderMissing;
         opts.onSync?.({ ...r, initial });
       } catch (e) {

@@ -47,6 +47,11 @@ export const TuningSpecSchema = z.object({
   learnedAt: z.string(),
   transform: LinearTransformSchema.optional(),
   calibration: CalibrationSchema.optional(),
+  /**
+   * Re-learn automatically (same settings) once the collection has grown to `growth` × the `items` it had when this
+   * was learnt — after an index, sync or add. Unsupervised tuning only (whitening, calibration).
+   */
+  relearn: z.object({ growth: z.number().min(1.1).max(100), items: z.number().int().nonnegative() }).optional(),
 });
 
 /**

@@ -39,6 +39,12 @@ export interface TuneOptions {
    * when a new transform replaces one that had a calibration.
    */
   readonly calibrate?: boolean | CalibrateOptions;
+  /**
+   * Re-learn automatically, with the same settings, once the collection has grown to this many times the items it
+   * had when tuned (checked after `indexFolder`, `indexFiles`, `syncFolder` and `addImages`). Default 2 for
+   * whitening and calibration; `false` never. Not with labels (new items have none): tune again yourself.
+   */
+  readonly relearnGrowth?: number | false;
   /** Remove all tuning: the collection searches its raw vectors again. */
   readonly reset?: boolean;
   readonly onProgress?: (p: TuneProgress) => void;
@@ -75,12 +81,17 @@ export interface TuningInfo {
     readonly nearestNeighbours: ScoreQuantiles;
   } | null;
   readonly learnedAt: string | null;
+  /** Automatic re-learning: the growth factor, the items when learnt, and the count that triggers the next one. */
+  readonly relearn: { readonly growth: number; readonly learnedAtItems: number; readonly nextAt: number } | null;
   /** Items in the collection, and transformed vectors in its companion (they differ when writes bypassed the tuning). */
   readonly items: number;
   readonly transformedItems: number | null;
 }
 
 const BATCH = 256;
+/** Default `relearnGrowth` of unsupervised tuning. */
+export const DEFAULT_RELEARN_GROWTH = 2;
+const nextRelearn = (r: { growth: number; items: number }): number => Math.max(r.items + 1, Math.ceil(r.items * r.growth));
 /** Items calibration samples (its pairs are drawn among these). */
 const CALIBRATION_SAMPLE = 4000;
 
@@ -107,6 +118,7 @@ export async function tuningInfo(ts: TunedStore): Promise<TuningInfo> {
       ? { space: cal.space, pairs: cal.pairs, learnedFrom: cal.learnedFrom, randomPairs: quantilesOf(cal.random), nearestNeighbours: quantilesOf(cal.neighbours) }
       : null,
     learnedAt: c?.tuning.learnedAt ?? null,
+    relearn: c?.tuning.relearn ? { growth: c.tuning.relearn.growth, learnedAtItems: c.tuning.relearn.items, nextAt: nextRelearn(c.tuning.relearn) } : null,
     items: await ts.main.count(),
     transformedItems: c?.transform ? await c.collection.count() : null,
   };
@@ -125,6 +137,19 @@ function checkRequest(opts: TuneOptions): void {
   }
   if (opts.labels && opts.labelsFromFolders !== undefined) {
     throw createError('INVALID_ARGUMENT', 'Give labels or labelsFromFolders, not both.', { field: 'labelsFromFolders' });
+  }
+  const g = opts.relearnGrowth;
+  if (g !== undefined && g !== false) {
+    if (typeof g !== 'number' || !Number.isFinite(g) || g < 1.1 || g > 100) {
+      throw createError('INVALID_ARGUMENT', `relearnGrowth must be a number from 1.1 to 100, or false (got ${String(g)}); 2 re-learns each time the collection doubles.`, {
+        field: 'relearnGrowth',
+      });
+    }
+    if (opts.labels || opts.labelsFromFolders !== undefined) {
+      throw createError('INVALID_ARGUMENT', 'relearnGrowth applies to whitening and calibration: a projection learnt from labels is re-learnt by tuning again with the labels.', {
+        field: 'relearnGrowth',
+      });
+    }
   }
   if (opts.whiten && (opts.labels || opts.labelsFromFolders !== undefined)) {
     throw createError('INVALID_ARGUMENT', 'Give either whiten or labels: both learn the collection\'s transform (labels: LDA, which centres and normalises too).', {
@@ -181,7 +206,7 @@ export function tunable(store: StoreCollection): TunedStore {
 /** What tuning any collection has (none for a tiled one). */
 export async function describeTuning(store: StoreCollection): Promise<TuningInfo> {
   if (store instanceof TunedStore) return tuningInfo(store);
-  return { transform: null, calibration: null, learnedAt: null, items: await store.count(), transformedItems: null };
+  return { transform: null, calibration: null, learnedAt: null, relearn: null, items: await store.count(), transformedItems: null };
 }
 
 async function* vectorBatches(main: StoreCollection): AsyncGenerator<Float32Array[]> {
@@ -229,11 +254,13 @@ export async function tuneCollection(ts: TunedStore, opts: TuneOptions): Promise
     calibration = learnCalibration(sample, transform ? 'transformed' : 'raw', calibrate === true ? {} : calibrate);
   }
 
+  const growth = opts.relearnGrowth ?? (transform?.spec.kind === 'lda' ? false : DEFAULT_RELEARN_GROWTH);
   const tuning: TuningSpec = {
     version: TUNING_VERSION,
     learnedAt: new Date().toISOString(),
     ...(transform ? { transform: transform.spec } : {}),
     ...(calibration ? { calibration } : {}),
+    ...(growth !== false && transform?.spec.kind !== 'lda' ? { relearn: { growth, items: total } } : {}),
   };
   // build the other companion name from scratch, then drop the old one
   const inUse = old?.collection.spec.name;
@@ -253,6 +280,26 @@ export async function tuneCollection(ts: TunedStore, opts: TuneOptions): Promise
   for (const n of names) if (n !== next) await ts.store.dropCollection(n);
   ts.setCompanion(companion);
   return tuningInfo(ts);
+}
+
+/**
+ * Re-learn the collection's unsupervised tuning with the same settings when it has grown past `relearn.growth` ×
+ * the items it had when learnt (see `TuneOptions.relearnGrowth`); the new tuning, or undefined when nothing was due.
+ */
+export async function relearnIfGrown(store: StoreCollection, onProgress?: (p: TuneProgress) => void): Promise<TuningInfo | undefined> {
+  if (!(store instanceof TunedStore)) return undefined;
+  const tuning = store.companion?.tuning;
+  const r = tuning?.relearn;
+  if (!tuning || !r || (await store.main.count()) < nextRelearn(r)) return undefined;
+  const t = tuning.transform;
+  const cal = tuning.calibration;
+  if (t?.kind === 'lda') return undefined;
+  return tuneCollection(store, {
+    ...(t ? { whiten: { dims: t.outputDimension, shrinkage: Number(t.params.shrinkage), exponent: Number(t.params.exponent), power: t.power } } : {}),
+    ...(cal ? { calibrate: { pairs: cal.pairs, seed: cal.seed } } : {}),
+    relearnGrowth: r.growth,
+    ...(onProgress ? { onProgress } : {}),
+  });
 }
 
 /** Every item of `main` into the companion, transformed; then whatever changed meanwhile is reconciled. */

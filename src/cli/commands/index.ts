@@ -201,8 +201,9 @@ async function indexHere(dir: string, o: IndexCliOpts, index: ReturnType<typeof 
       for (const f of failures) out.note(`skipped ${f.path}: ${f.error}`);
       for (const w of warnings) out.note(`warning: ${w.path}: ${w.warning}`);
       metadataNotes(r, out);
+      if (r.retuned) out.note(`${o.collection} grew past its tuning's re-learn point: whitening/calibration re-learnt (lookalike tune ${o.collection} shows it)`);
       out.result(
-        { added, updated, unchanged, removed, failed, failures, warnings, ...(r.metadataFile ? { metadataFile: r.metadataFile } : {}) },
+        { added, updated, unchanged, removed, failed, failures, warnings, ...(r.metadataFile ? { metadataFile: r.metadataFile } : {}), ...(r.retuned ? { retuned: true } : {}) },
         () =>
           `${o.collection}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${removed} removed, ${failed} failed` +
           ` (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(1)} images/s)` +

@@ -33,6 +33,7 @@ interface TuneCliOpts extends StoreOpts {
   readonly regularization?: number;
   readonly pairs?: number;
   readonly seed?: number;
+  readonly relearnGrowth?: number;
 }
 
 const fmt = (x: number): string => x.toFixed(4);
@@ -59,6 +60,9 @@ export function tuningLines(name: string, t: TuningInfo): string[] {
     lines.push(`    nearest neighbours 1% below ${fmt(c.nearestNeighbours.p1)}, median ${fmt(c.nearestNeighbours.p50)}`);
     lines.push(`    a hit's confidence = share of random pairs scoring below it; --min-confidence 0.99 ≈ --min-score ${fmt(c.randomPairs.p99)}`);
   } else lines.push('  no calibrated scores (tune --calibrate)');
+  if (t.relearn) {
+    lines.push(`  re-learnt automatically at ${t.relearn.nextAt} items (${t.relearn.growth}× the ${t.relearn.learnedAtItems} it was learnt on; --relearn-growth 0 turns it off)`);
+  }
   if (!tr && !c) return [`${name}: not tuned (raw vectors, raw cosine scores)`];
   return lines;
 }
@@ -76,7 +80,8 @@ export function registerTune(program: Command): void {
     .option('--power <p>', 'signed power applied to each component first (default 0.5 = signed square root; 1 = none)', finiteNumber('--power'))
     .option('--regularization <r>', 'LDA: added to the within-class eigenvalues, times their mean (default 1)', finiteNumber('--regularization'))
     .option('--pairs <n>', 'calibration: random pairs sampled (default 20000)', integerIn('--pairs', 100, 10_000_000))
-    .option('--seed <n>', 'calibration: seed of the sampling (default 1)', integerIn('--seed', 0));
+    .option('--seed <n>', 'calibration: seed of the sampling (default 1)', integerIn('--seed', 0))
+    .option('--relearn-growth <g>', 'whitening/calibration: re-learn automatically once the collection has grown g× (default 2; 0 = never)', finiteNumber('--relearn-growth'));
   storeOptions(cmd).action(async (o: TuneCliOpts) => {
     const out = new Output(o.json === true);
     const common = { ...(o.dims !== undefined ? { dims: o.dims } : {}), ...(o.power !== undefined ? { power: o.power } : {}) };
@@ -88,6 +93,7 @@ export function registerTune(program: Command): void {
         ...(o.labelsFromFolders !== undefined
           ? { labelsFromFolders: o.labelsFromFolders, lda: { ...common, ...(o.regularization !== undefined ? { regularization: o.regularization } : {}) } }
           : {}),
+        ...(o.relearnGrowth !== undefined ? { relearnGrowth: o.relearnGrowth === 0 ? false : o.relearnGrowth } : {}),
         ...(o.calibrate ? { calibrate: { ...(o.pairs !== undefined ? { pairs: o.pairs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) } } : {}),
       });
     });
