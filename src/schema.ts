@@ -290,7 +290,7 @@ export const CreateCollectionBodySchema = z
     name: CollectionNameSchema,
     /** A built-in model name (`listModels()`, `color-histogram:16x4x4`…) or a Hugging Face id; never a path over HTTP. */
     model: z.string().min(1).max(200),
-    pooling: z.enum(['cls', 'mean']).optional(),
+    pooling: z.enum(['cls', 'mean', 'gem', 'max']).optional(),
     /** Search index; missing parameters take the library's defaults. */
     index: IndexRequestSchema.optional(),
     vectorType: VectorTypeSchema.optional(),

@@ -11,6 +11,7 @@ import { whereFromExpressions, type Where } from '../search/where.js';
 import { withIndexDefaults } from '../store/spec.js';
 import type { IndexSpec, MetadataValue, VectorType } from '../store/types.js';
 import { evalProgress, UsageError } from './output.js';
+import { POOLINGS, type Pooling } from '../embed/onnx-image.js';
 
 export const DEFAULT_DB = process.env.LOOKALIKE_DB || './lookalike-db';
 export const DEFAULT_COLLECTION = 'default';
@@ -226,6 +227,7 @@ export interface EvalOpts extends JsonOpts, InferenceOpts {
   readonly labelColumn: string;
   readonly pathColumn: string;
   readonly distractors?: string;
+  readonly pooling?: Pooling;
 }
 
 /** Labelled-folder evaluation (eval, compare). */
@@ -234,7 +236,8 @@ export function evalOptions(cmd: Command): Command {
     .option('--labels <csv>', "labels from a CSV (default: each image's folder name)")
     .option('--label-column <name>', 'CSV column with the label', 'label')
     .option('--path-column <name>', 'CSV column with the image path (relative to <dir>) or file name', 'path')
-    .option('--distractors <dir>', 'folder of distractors: in the gallery, never queries, never relevant');
+    .option('--distractors <dir>', 'folder of distractors: in the gallery, never queries, never relevant')
+    .addOption(new Option('--pooling <how>', 'CNN feature maps: average (default), gem or max; ViT tokens: cls or mean').choices([...POOLINGS]));
 }
 
 /** What every evaluation takes from the command line. */
@@ -244,6 +247,7 @@ export function evalArgsFrom(dir: string, o: EvalOpts) {
     config: configFrom(o),
     ...(o.labels ? { labels: { csv: o.labels, labelColumn: o.labelColumn, pathColumn: o.pathColumn } } : {}),
     ...(o.distractors ? { distractors: o.distractors } : {}),
+    ...(o.pooling ? { pooling: o.pooling } : {}),
     onProgress: evalProgress(o.json !== true),
   };
 }

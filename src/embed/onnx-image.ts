@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
@@ -5,6 +6,7 @@ import { createError } from '../errors.js';
 import { decodeImage, kernelFromPilResample, type ResizeKernel } from '../image/decode.js';
 import { normalisationTables, resizeToChw, type ResampleFilter } from '../image/resample.js';
 import { SessionPool } from './onnx.js';
+import { exposeFeatureMap } from './onnx-graph.js';
 import { modelRevision, readJson } from './resolve.js';
 import { BaseEmbedder } from './base.js';
 import { l2normalize, stackPrepared, type EmbedderSpec, type ImageInput, type PreparedImage } from './types.js';
@@ -29,7 +31,16 @@ const PreprocessorConfig = z.object({
   image_std: z.union([z.number(), z.array(z.number()).length(3)]).default([0.5, 0.5, 0.5]),
 });
 
-export type Pooling = 'cls' | 'mean';
+/**
+ * Token outputs ([N, T, D], ViTs): `cls` (default) or `mean` of tokens. Feature maps ([N, C, H, W], CNNs): average
+ * (default, also for `cls`/`mean`), `gem` (generalised mean, p = 3; Radenović et al.) or `max` — for a CNN whose
+ * graph ends in global average pooling, the map before it is taken (onnx-graph.ts).
+ */
+export type Pooling = 'cls' | 'mean' | 'gem' | 'max';
+export const POOLINGS: readonly Pooling[] = ['cls', 'mean', 'gem', 'max'];
+/** Exponent of GeM pooling. */
+export const GEM_P = 3;
+const SPATIAL: readonly Pooling[] = ['gem', 'max'];
 
 /** Preprocessing, resolved into concrete numbers. Stored with the collection. */
 export interface ImagePreprocessing {
@@ -136,16 +147,24 @@ export class OnnxImageEmbedder extends BaseEmbedder {
     const preFile = path.join(dir, 'preprocessor_config.json');
     const pre = parsePreprocessing(readJson(preFile), preFile, opts.pooling ?? 'cls');
     const modelFile = path.join(dir, 'onnx', 'model.onnx');
-    const session = await SessionPool.create(modelFile, { ...opts.config, workers: opts.config.inferenceWorkers });
+    const spatial = SPATIAL.includes(pre.pooling);
+    const edited = spatial ? featureMapModel(modelFile, pre.pooling) : undefined;
+    const session = await SessionPool.create(edited?.model ?? modelFile, { ...opts.config, workers: opts.config.inferenceWorkers }, modelFile);
     const inputName = session.inputNames.includes('pixel_values') ? 'pixel_values' : session.inputNames[0]!;
-    const outputName = PREFERRED_OUTPUTS.find((n) => session.outputNames.includes(n)) ?? session.outputNames[0]!;
+    const outputName = edited?.output ?? PREFERRED_OUTPUTS.find((n) => session.outputNames.includes(n)) ?? session.outputNames[0]!;
     const w = pre.crop?.width ?? pre.resize.width;
     const h = pre.crop?.height ?? pre.resize.height;
     // One dummy inference tells the output dimension (and warms the session up).
     const probe = await session.run(inputName, outputName, new Float32Array(3 * w * h), [1, 3, h, w]);
     const dimension = pooledDimension(probe.dims);
+    if (spatial && probe.dims.length !== 4) {
+      throw createError('MODEL_LOAD_FAILED', `pooling ${pre.pooling} needs a feature map output [N, C, H, W]; ${modelFile} gives [${probe.dims.join(', ')}].`, {
+        file: modelFile,
+      });
+    }
+    const baseId = opts.id ?? `onnx:${path.basename(dir)}`;
     const spec: EmbedderSpec = {
-      id: opts.id ?? `onnx:${path.basename(dir)}`,
+      id: spatial ? `${baseId}+${pre.pooling}` : baseId,
       kind: 'onnx-image',
       model: opts.model,
       revision: modelRevision(dir, ['config.json', 'preprocessor_config.json', 'onnx/model.onnx']),
@@ -181,6 +200,30 @@ export class OnnxImageEmbedder extends BaseEmbedder {
   }
 }
 
+/** The model with its feature map as an output (a CNN ending in GlobalAveragePool), for GeM and max pooling. */
+function featureMapModel(file: string, pooling: Pooling): { model: Uint8Array; output: string } {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(fs.readFileSync(file));
+  } catch (e) {
+    throw createError('MODEL_NOT_FOUND', `ONNX file not found: ${file}`, { file }, e);
+  }
+  let found: { model: Uint8Array; output: string } | undefined;
+  try {
+    found = exposeFeatureMap(bytes);
+  } catch (e) {
+    throw createError('MODEL_LOAD_FAILED', `Cannot read the graph of ${file}: ${(e as Error).message}`, { file }, e);
+  }
+  if (!found) {
+    throw createError(
+      'MODEL_LOAD_FAILED',
+      `pooling ${pooling} needs a CNN whose graph ends in GlobalAveragePool (its feature map is pooled instead); ${file} has none. Use the default pooling.`,
+      { file },
+    );
+  }
+  return found;
+}
+
 function filterFromKernel(kernel: ResizeKernel): ResampleFilter {
   return kernel === 'nearest' ? 'nearest' : kernel === 'cubic' || kernel === 'mitchell' ? 'bicubic' : kernel === 'lanczos3' ? 'lanczos' : 'bilinear';
 }
@@ -208,7 +251,7 @@ function pooledDimension(dims: readonly number[]): number {
   throw createError('MODEL_LOAD_FAILED', `unsupported model output shape [${dims.join(', ')}]`);
 }
 
-/** [N,D] as is; [N,T,D] → CLS token or token mean; [N,C,H,W] → global average pool. L2-normalised. */
+/** [N,D] as is; [N,T,D] → CLS token or token mean; [N,C,H,W] → global average, GeM or max pool. L2-normalised. */
 export function poolOutput(data: Float32Array, dims: readonly number[], pooling: Pooling): Float32Array[] {
   const n = dims[0]!;
   const d = pooledDimension(dims);
@@ -228,9 +271,20 @@ export function poolOutput(data: Float32Array, dims: readonly number[], pooling:
       const hw = dims[2]! * dims[3]!;
       const base = i * d * hw;
       for (let c = 0; c < d; c++) {
-        let s = 0;
-        for (let j = 0; j < hw; j++) s += data[base + c * hw + j]!;
-        v[c] = s / hw;
+        const x = data.subarray(base + c * hw, base + (c + 1) * hw);
+        if (pooling === 'max') {
+          let m = -Infinity;
+          for (let j = 0; j < hw; j++) if (x[j]! > m) m = x[j]!;
+          v[c] = m;
+        } else if (pooling === 'gem') {
+          let s = 0;
+          for (let j = 0; j < hw; j++) s += Math.max(x[j]!, 1e-6) ** GEM_P; // GeM clamps at ε (activations ≥ 0)
+          v[c] = (s / hw) ** (1 / GEM_P);
+        } else {
+          let s = 0;
+          for (let j = 0; j < hw; j++) s += x[j]!;
+          v[c] = s / hw;
+        }
       }
     }
     out.push(l2normalize(v));

@@ -94,8 +94,9 @@ export class WorkerSession {
     worker.unref();
   }
 
-  static async create(file: string, opts: SessionOptions): Promise<WorkerSession> {
-    if (!fs.existsSync(file)) throw createError('MODEL_NOT_FOUND', `ONNX file not found: ${file}`, { file });
+  /** `file`: the model's path, or its bytes (an edited model, see onnx-graph.ts; `name` then names it in errors). */
+  static async create(file: string | Uint8Array, opts: SessionOptions, name = typeof file === 'string' ? file : 'model'): Promise<WorkerSession> {
+    if (typeof file === 'string' && !fs.existsSync(file)) throw createError('MODEL_NOT_FOUND', `ONNX file not found: ${file}`, { file });
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, file, options: ortSessionOptions(opts) } });
     const ready = await new Promise<{ inputNames: string[]; outputNames: string[] }>((resolve, reject) => {
@@ -108,7 +109,7 @@ export class WorkerSession {
       worker.once('error', reject);
     }).catch(async (e: unknown) => {
       await worker.terminate();
-      throw loadError(file, opts, e);
+      throw loadError(name, opts, e);
     });
     return new WorkerSession(worker, ready.inputNames, ready.outputNames);
   }
@@ -149,10 +150,10 @@ export class WorkerSession {
 export class SessionPool {
   private constructor(private readonly sessions: WorkerSession[]) {}
 
-  static async create(file: string, opts: SessionOptions & { workers: number }): Promise<SessionPool> {
+  static async create(file: string | Uint8Array, opts: SessionOptions & { workers: number }, name?: string): Promise<SessionPool> {
     const workers = Math.max(1, Math.min(opts.workers, opts.threads));
     const threads = Math.max(1, Math.floor(opts.threads / workers));
-    const sessions = await Promise.all(Array.from({ length: workers }, () => WorkerSession.create(file, { ...opts, threads })));
+    const sessions = await Promise.all(Array.from({ length: workers }, () => WorkerSession.create(file, { ...opts, threads }, name)));
     return new SessionPool(sessions);
   }
 

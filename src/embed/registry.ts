@@ -7,7 +7,7 @@ import { ColorHistogramEmbedder } from './color-histogram.js';
 import { hubEndpoint, hubFileUrl, hubModelType, urlIn, watchDownloads, type DownloadProgressCallback } from './hf.js';
 import { PhashEmbedder } from './phash.js';
 import { PixelsEmbedder } from './pixels.js';
-import { OnnxImageEmbedder, type Pooling } from './onnx-image.js';
+import { OnnxImageEmbedder, POOLINGS, type Pooling } from './onnx-image.js';
 import { notFound, readJson, resolveModel, type Resolution } from './resolve.js';
 import type { Embedder, EmbedderSpec } from './types.js';
 
@@ -15,7 +15,7 @@ export type { DownloadProgress, DownloadProgressCallback } from './hf.js';
 
 /** Options for loading an embedder (`loadEmbedder`, and the library's collection options, which extend them). */
 export interface EmbedderOptions {
-  /** ViT-style models: CLS token (default) or mean of all tokens. */
+  /** ViT-style models: CLS token (default) or mean of all tokens; CNNs: average (default), `gem` or `max` pooling. */
   readonly pooling?: Pooling;
   /**
    * Called while model files are downloaded from the Hugging Face hub (or `LOOKALIKE_HF_ENDPOINT`), per file as
@@ -131,7 +131,7 @@ const FAMILIES: readonly EmbedderFamily[] = [
     },
     optionsFromSpec: (spec) => {
       const pooling = spec.preprocessing.pooling;
-      return pooling === 'mean' || pooling === 'cls' ? { pooling } : {};
+      return typeof pooling === 'string' && (POOLINGS as readonly string[]).includes(pooling) ? { pooling: pooling as Pooling } : {};
     },
   },
   {

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { createError } from '../errors.js';
 import { openDatabase, type Collection, type LookalikeDatabase } from '../lookalike.js';
 import { tieKeyOf, type TieKey } from './ties.js';
+import type { Pooling } from '../embed/onnx-image.js';
 
 export interface EvalProgress {
   readonly phase: 'index' | 'query';
@@ -16,6 +17,8 @@ export interface EvalCommon {
   /** Labelled image folder. */
   readonly dir: string;
   readonly model: string;
+  /** How the model's output is pooled (see `EmbedderOptions.pooling`). */
+  readonly pooling?: Pooling;
   readonly config?: Partial<Config>;
   readonly onProgress?: (p: EvalProgress) => void;
   /** Store directory to build the evaluation collection in (default: a temporary one, removed afterwards). */
@@ -45,7 +48,7 @@ export async function withCollection<T>(
   const db = await openDatabase(dir, opts.config ?? {});
   try {
     if (await db.hasCollection('eval')) await db.dropCollection('eval');
-    const col = await db.createCollection('eval', { model: opts.model, trainingFolder: path.resolve(opts.dir) });
+    const col = await db.createCollection('eval', { model: opts.model, trainingFolder: path.resolve(opts.dir), ...(opts.pooling ? { pooling: opts.pooling } : {}) });
     try {
       return await fn(col, db);
     } finally {

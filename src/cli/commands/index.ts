@@ -23,6 +23,7 @@ import { EXIT, Output, UsageError } from '../output.js';
 import type { IndexReport } from '../../ingest/folder.js';
 import type { MetadataFileOptions } from '../../ingest/sidecar.js';
 import { progressBar, withDb, type ProgressBar } from '../shared.js';
+import { POOLINGS, type Pooling } from '../../embed/onnx-image.js';
 
 
 export interface IndexCliOpts extends StoreOpts, InferenceOpts, IndexOpts {
@@ -30,7 +31,7 @@ export interface IndexCliOpts extends StoreOpts, InferenceOpts, IndexOpts {
   readonly exclude: string[];
   readonly prune?: boolean;
   readonly labelKey?: string;
-  readonly pooling?: 'cls' | 'mean';
+  readonly pooling?: Pooling;
   readonly progress: boolean;
   readonly queue?: string;
   readonly tiles?: string[];
@@ -90,9 +91,13 @@ export function registerIndex(program: Command): void {
     .option('--key-column <column>', 'metadata file column naming each image: relative path, file name, file stem or item id (default: path, file, filename, image or id)', nonEmpty('--key-column'))
     .option('--column-type <col=type>', 'declare metadata file column types (string, number, boolean, date), e.g. price=number,sku=string (repeatable; others are detected)', columnTypes('--column-type'))
     .option('--no-facts', "do not read image facts (format, EXIF/XMP/IPTC date taken, camera, GPS, title…) into the metadata")
-    .addOption(new Option('--pooling <how>', 'ViT-style token outputs: CLS token or mean of tokens (new collections)').choices(['cls', 'mean']))
+    .addOption(
+      new Option('--pooling <how>', 'ViT token outputs: cls (default) or mean of tokens; CNN feature maps: average (default), gem or max (new collections)').choices([
+        ...POOLINGS,
+      ]),
+    )
     .option('--no-progress', 'no progress bar')
-    .option('--queue <url>', 'distribute the work as jobs on this Redis (redis://host:port); run `lookalike worker` processes to do it', nonEmpty('--queue'));
+    .option('--queue <url>', 'distribute the work as jobs on this Redis (redis://[[user]:password@]host:port, rediss:// for TLS); run `lookalike worker` processes to do it', nonEmpty('--queue'));
   inferenceOptions(indexOptions(cmd)).action(async (dir: string, o: IndexCliOpts) => {
     const out = new Output(o.json === true);
     const index = indexSpecFrom(o); // a bad index value is a usage error before anything is opened
@@ -148,7 +153,7 @@ async function indexByQueue(dir: string, o: IndexCliOpts, out: Output, bar: Prog
       'the workers embed with their own: `lookalike worker --device … --threads …`.');
   }
   const { submitIndexJobs } = await import('../../queue/distributed.js');
-  const r = await submitIndexJobs(queueOptionsFrom(dir, o, bar.update));
+  const r = await submitIndexJobs({ ...queueOptionsFrom(dir, o, bar.update), onConnection: (line: string) => out.warn(line) });
   bar.stop();
   const { added, updated, unchanged, removed, failed, failures, warnings } = r;
   for (const f of failures) out.note(`skipped ${f.path}: ${f.error}`);
