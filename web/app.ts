@@ -3,9 +3,10 @@
 // One state object (state.ts); every view is derived from it by render() (render.ts, detail.ts). Each search gets an
 // id and an AbortController: starting one aborts the one before, and a response whose id is not the latest is dropped.
 // The URL holds the whole query (query.ts), so Back/Forward and shared links reproduce it. 👍/👎 and the query's terms:
-// feedback.ts; regions: region.ts; the API key: api.ts and images.ts.
+// feedback.ts; regions: region.ts; the API key: api.ts and images.ts; an item's near-duplicates: duplicates-check.ts.
 import { api, collectionUrl, hasKey, itemUrl, setApiKey, type Info, type Item, type Limits, type SearchReply, type Summary } from './api.js';
 import { renderDetail, wireDetail } from './detail.js';
+import { renderDuplicateCheck, wireDuplicateCheck } from './duplicates-check.js';
 import { describeError as describe, needsKey, refuseFile } from './errors.js';
 import { draftOf, fbEls, renderFeedback, toggleMark, weightsOf, wireFeedback } from './feedback.js';
 import { forgetImages } from './images.js';
@@ -40,6 +41,7 @@ function paint(): void {
   render(s);
   renderFeedback(s);
   renderDetail(s);
+  renderDuplicateCheck(s);
 }
 
 type HistoryMode = 'push' | 'replace' | 'none';
@@ -359,6 +361,7 @@ els.preview.addEventListener('click', (e) => {
   paint();
 });
 wireFeedback(s, rerun, paint);
+wireDuplicateCheck(s, (id) => void openDetail(id, 'push'), paint, askForKey);
 els.keyForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const key = els.keyInput.value.trim();
