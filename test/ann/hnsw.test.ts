@@ -85,6 +85,45 @@ describe('HNSW index in the embedded store', () => {
     await store.close();
   });
 
+  // issue 16.2: a 1M collection must not read every vector into the heap before its first answer
+  it('reopened, an HNSW collection answers from its memory-mapped graph without reading the vectors; they load when needed', async () => {
+    const dir = tmpDir();
+    let store = await EmbeddedStore.open(dir);
+    const sc = await store.createCollection({ name: 'c', embedder, dimension: D, metric: 'cosine', vectorType: 'float32', index: HNSW });
+    const vecs = clustered(2000, 11);
+    await sc.upsert(vecs.map((v, i) => ({ id: `i${i}`, vector: v, metadata: { even: i % 2 === 0 } })));
+    const warm = await sc.search(vecs[5]!, { k: 10 });
+    await store.close();
+
+    store = await EmbeddedStore.open(dir);
+    const cold = (await store.getCollection('c')) as EmbeddedCollection;
+    expect(await cold.search(vecs[5]!, { k: 10 })).toEqual(warm);
+    expect(cold.derivedReuse).toMatchObject({ graph: true, mapped: true, cached: false }); // no vector was read
+    // a write goes into the graph (loaded from the mapping) without reading the vectors either
+    await cold.upsert([{ id: 'new', vector: vecs[7]!.map((x, j) => (j === 1 ? x + 0.02 : x)), metadata: { even: true } }]);
+    expect((await cold.search(vecs[7]!, { k: 2 })).map((h) => h.id).sort()).toEqual(['i7', 'new']);
+    expect(cold.derivedReuse).toMatchObject({ mapped: false, cached: false });
+    // an exact search needs the vectors: read now, and the answer is the brute-force one
+    const exact = await cold.search(vecs[9]!, { k: 5, exact: true });
+    expect(cold.derivedReuse.cached).toBe(true);
+    const brute = [...vecs.entries()]
+      .map(([i, v]) => ({ id: `i${i}`, s: v.reduce((a, x, j) => a + x * vecs[9]![j]!, 0) }))
+      .sort((a, b) => b.s - a.s)
+      .slice(0, 5)
+      .map((x) => x.id);
+    expect(exact.map((h) => h.id)).toEqual(brute);
+    await store.close();
+
+    // filtered search on a cold open (adaptive oversampling through the graph, or the exact scan of matching rows)
+    store = await EmbeddedStore.open(dir);
+    const again = (await store.getCollection('c')) as EmbeddedCollection;
+    const evens = await again.search(vecs[4]!, { k: 5, where: { even: true } });
+    expect(evens).toHaveLength(5);
+    expect(evens.every((h) => h.metadata['even'] === true)).toBe(true);
+    expect(evens[0]!.id).toBe('i4');
+    await store.close();
+  });
+
   it('a stale or damaged graph file is ignored and rebuilt', async () => {
     const dir = tmpDir();
     let store = await EmbeddedStore.open(dir);

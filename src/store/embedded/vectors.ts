@@ -61,12 +61,36 @@ export class CollectionVectors {
 
   /** The index searched without filters: the ANN index the spec asks for, else the (projected) flat scan. */
   private get primary(): VectorIndex {
-    return this.ann ?? this.projected ?? this.flat!;
+    return this.ann ?? this.scan;
   }
 
   /** Bring the state in step with the store (`dataVersion` changes when any connection commits). */
   sync(dataVersion: number): void {
-    if (this.flat && dataVersion === this.version) return;
+    if ((this.flat || this.ann) && dataVersion === this.version) return;
+    const index = this.spec().index ?? { type: 'flat' as const };
+    this.reused = { graph: false, centroids: false, assignments: false };
+    this.flat = null;
+    this.projected = null;
+    this.ann = null;
+    // An HNSW collection whose saved graph reflects this generation opens without reading a vector: the graph is
+    // memory-mapped and answers alone; the vector cache is built only when something needs it (exact or filtered
+    // scans, a rebuild) — cold start at a million vectors is then the graph's mapping, not a read of every vector.
+    if (index.type === 'hnsw') {
+      const mapped = HnswIndex.load(this.files, this.spec().dimension, index, this.source.generation());
+      if (mapped && mapped.size === this.source.count()) {
+        this.ann = mapped;
+        this.reused.graph = true;
+        this.version = dataVersion;
+        return;
+      }
+    }
+    this.loadFlat();
+    this.version = dataVersion;
+    this.ann = index.type === 'hnsw' ? this.openHnsw(index) : index.type === 'ivf' ? this.openIvf(index) : null;
+  }
+
+  /** The vector cache (a `FlatIndex`, projected when the spec asks), read from the store's rows. */
+  private loadFlat(): FlatIndex {
     const spec = this.spec();
     const index = spec.index ?? { type: 'flat' as const };
     const rows = () => this.source.rows();
@@ -89,9 +113,18 @@ export class CollectionVectors {
       else flat.upsert(rid, blob);
     }
     this.flat = flat;
-    this.version = dataVersion;
-    this.reused = { graph: false, centroids: false, assignments: false };
-    this.ann = index.type === 'hnsw' ? this.openHnsw(index) : index.type === 'ivf' ? this.openIvf(index) : null;
+    return flat;
+  }
+
+  /** The vector cache, read now if the collection opened with its memory-mapped graph alone (see `sync`). */
+  private get scan(): FlatIndex | ProjectedIndex {
+    if (!this.flat) this.loadFlat();
+    return this.projected ?? this.flat!;
+  }
+
+  /** Whether the vector cache is in memory (false after a cold open of an HNSW collection, until it is needed). */
+  get cached(): boolean {
+    return this.flat !== null;
   }
 
   private openHnsw(params: { m: number; efConstruction: number; ef: number }): HnswIndex {
@@ -145,9 +178,9 @@ export class CollectionVectors {
 
   /** Mirror committed writes (when the state is loaded; otherwise the next `sync` reads them). */
   upserted(written: readonly [number, Float32Array][], dataVersion: number): void {
-    if (!this.flat || written.length === 0) return;
+    if ((!this.flat && !this.ann) || written.length === 0) return;
     for (const [rid, v] of written) {
-      (this.projected ?? this.flat).upsert(rid, v);
+      if (this.flat) (this.projected ?? this.flat).upsert(rid, v);
       this.ann?.upsert(rid, v);
     }
     this.dirty ||= this.ann !== null;
@@ -155,9 +188,9 @@ export class CollectionVectors {
   }
 
   removed(rids: readonly number[], dataVersion: number): void {
-    if (!this.flat || rids.length === 0) return;
+    if ((!this.flat && !this.ann) || rids.length === 0) return;
     for (const rid of rids) {
-      this.flat.remove(rid);
+      this.flat?.remove(rid);
       this.ann?.remove(rid);
     }
     this.dirty ||= this.ann !== null;
@@ -166,14 +199,14 @@ export class CollectionVectors {
 
   /** How many vectors the in-memory state holds (after `sync`; no SQL). */
   get size(): number {
-    return this.flat?.size ?? 0;
+    return this.flat?.size ?? this.ann?.size ?? 0;
   }
 
   /** Top candidates by the in-memory vectors (the caller re-scores them when `rescores`). */
   search(query: Float32Array, q: VectorQuery): ScoredKey[] {
     const k = this.rescores ? Math.max(q.wide ?? q.k, q.k) : q.k;
-    if (q.candidates) return (this.projected ?? this.flat!).search(query, k, { candidates: q.candidates, exclude: q.exclude });
-    const index = q.exact ? (this.projected ?? this.flat!) : this.primary;
+    if (q.candidates) return this.scan.search(query, k, { candidates: q.candidates, exclude: q.exclude });
+    const index = q.exact ? this.scan : this.primary;
     return index.search(query, k, { exclude: q.exclude, ef: q.ef, nprobe: q.nprobe });
   }
 
@@ -200,7 +233,7 @@ export class CollectionVectors {
    * Diagnostics (tests check derived files are really reused): which structures the last rebuild loaded from their
    * saved files, and whether the HNSW graph in use is still the memory-mapped file, untouched.
    */
-  get reuse(): { graph: boolean; centroids: boolean; assignments: boolean; mapped: boolean } {
-    return { ...this.reused, mapped: this.ann instanceof HnswIndex && this.ann.mapped };
+  get reuse(): { graph: boolean; centroids: boolean; assignments: boolean; mapped: boolean; cached: boolean } {
+    return { ...this.reused, mapped: this.ann instanceof HnswIndex && this.ann.mapped, cached: this.flat !== null };
   }
 }
