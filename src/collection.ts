@@ -3,12 +3,11 @@ import type { Embedder } from './embed/types.js';
 import type { Config } from './config.js';
 import { createError } from './errors.js';
 import { validateMetadata } from './schema.js';
-import { ingestFiles, indexFolder, type IndexOptions, type IndexReport } from './ingest/folder.js';
-import { mergeStoredMetadata } from './ingest/sidecar.js';
-import { addUploads, type AddImageInput, type AddImagesOptions, type AddImagesResult } from './ingest/uploads.js';
+import type { IndexOptions, IndexReport } from './ingest/folder.js';
+import type { AddImageInput, AddImagesOptions, AddImagesResult } from './ingest/uploads.js';
 import type { UploadStorage } from './ingest/upload-storage.js';
 import path from 'node:path';
-import { syncFolder, watchFolder, type FolderWatcher, type SyncOptions, type SyncReport, type WatchOptions } from './ingest/watch.js';
+import type { FolderWatcher, SyncOptions, SyncReport, WatchOptions } from './ingest/watch.js';
 import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
 import { TiledStore } from './store/tiled.js';
@@ -109,6 +108,7 @@ export class Collection {
   /** Index every image under `folder`: new files added, changed ones updated, unchanged ones skipped unread. */
   async indexFolder(folder: string, opts: Partial<IndexOptions> = {}): Promise<IndexReport> {
     checkRunMetadata(opts);
+    const { indexFolder } = await import('./ingest/folder.js'); // ingest code (sharp, exifr…) loads when it is used
     return this.#relearnAfter(await indexFolder(this.#store, await this.embedder(), folder, { ...this.ingestDefaults(), ...opts }));
   }
 
@@ -118,6 +118,7 @@ export class Collection {
    */
   async indexFiles(paths: readonly string[], opts: Partial<Omit<IndexOptions, 'prune' | 'exclude' | 'metadataFile'>> = {}): Promise<IndexReport> {
     checkRunMetadata(opts);
+    const { ingestFiles } = await import('./ingest/folder.js');
     return this.#relearnAfter(await ingestFiles(this.#store, await this.embedder(), paths, { ...this.ingestDefaults(), ...opts }));
   }
 
@@ -128,6 +129,7 @@ export class Collection {
    */
   async syncFolder(folder: string, opts: Partial<SyncOptions> = {}): Promise<SyncReport> {
     checkRunMetadata(opts);
+    const { syncFolder } = await import('./ingest/watch.js');
     return this.#relearnAfter(await syncFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts }));
   }
 
@@ -137,7 +139,10 @@ export class Collection {
    */
   watch(folder: string, opts: Partial<WatchOptions> = {}): FolderWatcher {
     checkRunMetadata(opts);
-    return watchFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts, afterSync: (r) => this.#relearnAfter(r) });
+    const watcher = import('./ingest/watch.js').then(({ watchFolder }) =>
+      watchFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts, afterSync: (r) => this.#relearnAfter(r) }),
+    );
+    return { ready: watcher.then((w) => w.ready), idle: async () => (await watcher).idle(), close: async () => (await watcher).close() };
   }
 
   /** After a write: re-learn the tuning if the collection has outgrown it (`TuneOptions.relearnGrowth`). */
@@ -156,6 +161,7 @@ export class Collection {
    * deleted with the item). A bad image is reported, not thrown. See `AddImagesOptions.onConflict` for re-adds.
    */
   async addImages(images: readonly AddImageInput[], opts: AddImagesOptions = {}): Promise<AddImagesResult> {
+    const { addUploads } = await import('./ingest/uploads.js');
     const result = await addUploads(this.#store, await this.embedder(), this.#uploads, images, {
       maxFileBytes: this.config.maxFileBytes,
       batchSize: this.config.batchSize,
@@ -184,6 +190,7 @@ export class Collection {
    */
   async mergeMetadata(updates: ReadonlyMap<string, Metadata>): Promise<{ updated: number; skipped: { id: string; problem: string }[] }> {
     for (const [id, m] of updates) validateMetadata(m, `metadata of ${id}`);
+    const { mergeStoredMetadata } = await import('./ingest/sidecar.js');
     const r = await mergeStoredMetadata(this.#store, updates);
     return { updated: r.updated, skipped: r.problems.map((p) => ({ id: p.id, problem: p.problem })) };
   }

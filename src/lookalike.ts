@@ -5,7 +5,6 @@ import { Collection } from './collection.js';
 import { loadEmbedder, type EmbedderOptions } from './embed/registry.js';
 import type { Embedder } from './embed/types.js';
 import { createError } from './errors.js';
-import { walkImages } from './ingest/walk.js';
 import { FolderUploadStorage } from './ingest/upload-storage.js';
 import { checkCapabilities, validateCollectionName, withIndexDefaults } from './store/spec.js';
 import { openStore } from './store/registry.js';
@@ -71,6 +70,7 @@ export class LookalikeDatabase {
       create: opts.create ?? true,
       retry: { timeoutMs: cfg.storeRetryMs },
       ...(cfg.readReplicas.length ? { readReplicas: cfg.readReplicas } : {}),
+      ...(cfg.shards.length ? { shards: cfg.shards } : {}),
     });
     return new LookalikeDatabase(store, cfg);
   }
@@ -192,6 +192,7 @@ async function trainOnFolder(embedder: Embedder, opts: CreateCollectionOptions):
       { field: 'trainingFolder' },
     );
   }
+  const { walkImages } = await import('./ingest/walk.js');
   const files = await walkImages(opts.trainingFolder);
   const step = Math.max(1, Math.floor(files.length / TRAINING_IMAGES));
   const sample = files.filter((_, i) => i % step === 0).slice(0, TRAINING_IMAGES);

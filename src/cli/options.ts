@@ -11,7 +11,7 @@ import { whereFromExpressions, type Where } from '../search/where.js';
 import { withIndexDefaults } from '../store/spec.js';
 import type { IndexSpec, MetadataValue, VectorType } from '../store/types.js';
 import { evalProgress, UsageError } from './output.js';
-import { POOLINGS, type Pooling } from '../embed/onnx-image.js';
+import { POOLINGS, type Pooling } from '../embed/pooling.js';
 
 export const DEFAULT_DB = process.env.LOOKALIKE_DB || './lookalike-db';
 export const DEFAULT_COLLECTION = 'default';

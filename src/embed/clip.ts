@@ -75,7 +75,7 @@ export class ClipEmbedder extends BaseEmbedder {
     const { location } = opts.resolution;
     const hubId = location.type === 'hub' ? location.id : undefined;
     const ref = location.type === 'hub' ? location.id : location.dir;
-    configureTransformers(opts.config);
+    await configureTransformers(opts.config);
     const common = { local_files_only: location.type === 'local', cache_dir: opts.config.cacheDir };
     const modelOpts = {
       ...common,

@@ -3,7 +3,6 @@
  * downloaded from (`LOOKALIKE_HF_ENDPOINT` / `HF_ENDPOINT`), where they are cached, whether downloads are allowed,
  * request timeouts, download progress, and how a download is known to be complete.
  */
-import { AutoConfig, env as hfEnv } from '@huggingface/transformers';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
@@ -55,7 +54,13 @@ export function hubFileUrl(endpoint: string, id: string, file: string, revision 
  * right before calling transformers.js (the settings are process-wide, so the last config wins; per-call
  * options — `cache_dir`, `local_files_only` — carry what differs between calls).
  */
-export function configureTransformers(config: HubConfig): void {
+/** transformers.js, loaded on first use (it takes a noticeable part of a second to import: only CLIP needs it). */
+export async function transformers(): Promise<typeof import('@huggingface/transformers')> {
+  return import('@huggingface/transformers');
+}
+
+export async function configureTransformers(config: HubConfig): Promise<void> {
+  const { env: hfEnv } = await transformers();
   hfEnv.cacheDir = config.cacheDir;
   hfEnv.useFSCache = true;
   hfEnv.useBrowserCache = false;
@@ -202,7 +207,8 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /** `model_type` from a hub model's `config.json` (downloaded into the cache, or read from it). */
 export async function hubModelType(id: string, config: HubConfig): Promise<unknown> {
-  configureTransformers(config);
+  await configureTransformers(config);
+  const { AutoConfig } = await transformers();
   const cfg = (await withTimeout(
     AutoConfig.from_pretrained(id, { cache_dir: config.cacheDir, local_files_only: !config.allowDownloads }),
     config.downloadTimeoutMs,

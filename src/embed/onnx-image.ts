@@ -9,7 +9,7 @@ import { SessionPool } from './onnx.js';
 import { exposeFeatureMap } from './onnx-graph.js';
 import { modelRevision, readJson } from './resolve.js';
 import { BaseEmbedder } from './base.js';
-import { l2normalize, stackPrepared, type EmbedderSpec, type ImageInput, type PreparedImage } from './types.js';
+import { l2normalize, stackPrepared, type EmbedderSpec, type ImageInput, type Pooling, type PreparedImage } from './types.js';
 
 const Size = z.union([
   z.number().int().positive(),
@@ -31,13 +31,7 @@ const PreprocessorConfig = z.object({
   image_std: z.union([z.number(), z.array(z.number()).length(3)]).default([0.5, 0.5, 0.5]),
 });
 
-/**
- * Token outputs ([N, T, D], ViTs): `cls` (default) or `mean` of tokens. Feature maps ([N, C, H, W], CNNs): average
- * (default, also for `cls`/`mean`), `gem` (generalised mean, p = 3; Radenović et al.) or `max` — for a CNN whose
- * graph ends in global average pooling, the map before it is taken (onnx-graph.ts).
- */
-export type Pooling = 'cls' | 'mean' | 'gem' | 'max';
-export const POOLINGS: readonly Pooling[] = ['cls', 'mean', 'gem', 'max'];
+export { POOLINGS, type Pooling } from './types.js';
 /** Exponent of GeM pooling. */
 export const GEM_P = 3;
 const SPATIAL: readonly Pooling[] = ['gem', 'max'];

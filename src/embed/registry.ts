@@ -1,13 +1,8 @@
 import path from 'node:path';
 import { resolveConfig, type Config } from '../config.js';
 import { createError, reasonOf } from '../errors.js';
-import { BovwOrbEmbedder } from './bovw-orb.js';
-import { ClipEmbedder } from './clip.js';
-import { ColorHistogramEmbedder } from './color-histogram.js';
 import { hubEndpoint, hubFileUrl, hubModelType, urlIn, watchDownloads, type DownloadProgressCallback } from './hf.js';
-import { PhashEmbedder } from './phash.js';
-import { PixelsEmbedder } from './pixels.js';
-import { OnnxImageEmbedder, POOLINGS, type Pooling } from './onnx-image.js';
+import { POOLINGS, type Pooling } from './pooling.js';
 import { notFound, readJson, resolveModel, type Resolution } from './resolve.js';
 import type { Embedder, EmbedderSpec } from './types.js';
 
@@ -53,7 +48,7 @@ interface PixelFamily {
   /** The form of `name:param`, when it takes one (`HxSxV`, `N`, `K`). */
   readonly parameter?: string;
   /** Build it; `ctx.stored` carries what a learning method learnt (it is re-created from `spec.model` + that). */
-  create(param: string | undefined, ctx: LoadContext): Embedder;
+  create(param: string | undefined, ctx: LoadContext): Promise<Embedder>;
 }
 
 /** Models with files (a Hugging Face-layout folder, or a hub id), chosen by their `config.json` `model_type`. */
@@ -82,22 +77,22 @@ const FAMILIES: readonly EmbedderFamily[] = [
     from: 'pixels',
     description: 'HSV colour histogram, 8x4x4 bins (color-histogram:HxSxV for others), Hellinger-normalised',
     parameter: 'HxSxV',
-    create: (param, { config }) => new ColorHistogramEmbedder(param, config),
+    create: async (param, { config }) => new (await import('./color-histogram.js')).ColorHistogramEmbedder(param, config),
   },
   {
     kind: 'pixels',
     from: 'pixels',
     description: 'raw pixels resized to 16x16 RGB (pixels:N for NxN), mean-centred — the naive baseline',
     parameter: 'N',
-    create: (param, { config }) => new PixelsEmbedder(param, config),
+    create: async (param, { config }) => new (await import('./pixels.js')).PixelsEmbedder(param, config),
   },
   {
     kind: 'phash',
     from: 'pixels',
     description: 'DCT perceptual hash, 64 bits as a ±1 vector (cosine order = Hamming order), for near-duplicates',
-    create: (param, { config }) => {
+    create: async (param, { config }) => {
       if (param) throw createError('INVALID_ARGUMENT', `Model "phash" takes no parameter (got "phash:${param}").`);
-      return new PhashEmbedder(config);
+      return new (await import('./phash.js')).PhashEmbedder(config);
     },
   },
   {
@@ -106,7 +101,7 @@ const FAMILIES: readonly EmbedderFamily[] = [
     description:
       'bag of visual words over ORB keypoints (OpenCV.js), vocabulary of 256 words (bovw-orb:K) learnt from the collection, tf-idf',
     parameter: 'K',
-    create: (param, { config, stored }) => new BovwOrbEmbedder(param, config, stored),
+    create: async (param, { config, stored }) => new (await import('./bovw-orb.js')).BovwOrbEmbedder(param, config, stored),
   },
   {
     kind: 'onnx-image',
@@ -122,6 +117,7 @@ const FAMILIES: readonly EmbedderFamily[] = [
           reason: 'only CLIP-family models are downloaded; put image models in a folder (see docs/models.md)',
         });
       }
+      const { OnnxImageEmbedder } = await import('./onnx-image.js');
       return OnnxImageEmbedder.load(res.location.dir, {
         model: res.builtin?.name ?? res.location.dir,
         ...(res.builtin ? { id: res.builtin.name } : {}),
@@ -145,7 +141,8 @@ const FAMILIES: readonly EmbedderFamily[] = [
       },
     ],
     modelTypes: ['clip', 'chinese_clip', 'siglip'],
-    load: (res, { config, options }) => {
+    load: async (res, { config, options }) => {
+      const { ClipEmbedder } = await import('./clip.js');
       // One id and model per hub id, whether it is downloaded now, cached, or in LOOKALIKE_MODELS.
       const folder = res.location.type === 'local' ? res.location.dir : undefined;
       return ClipEmbedder.load({
@@ -232,7 +229,7 @@ function splitParam(model: string): [string, string | undefined] {
 async function load(model: string, ctx: LoadContext): Promise<Embedder> {
   const [base, param] = splitParam(model);
   const pixels = BY_KIND.get(base);
-  if (pixels?.from === 'pixels') return pixels.create(param, ctx);
+  if (pixels?.from === 'pixels') return await pixels.create(param, ctx);
   const res = resolveModel(model, ctx.config, { allowPaths: ctx.options.allowPaths ?? true });
   return (await detectFamily(res, ctx)).load(res, ctx);
 }
@@ -265,7 +262,7 @@ export async function loadEmbedderForSpec(spec: EmbedderSpec, config: Partial<Co
   const cfg = resolveConfig(config);
   let embedder: Embedder;
   if (family.from === 'pixels') {
-    embedder = family.create(splitParam(spec.model)[1], { config: cfg, options: opts, stored: spec });
+    embedder = await family.create(splitParam(spec.model)[1], { config: cfg, options: opts, stored: spec });
   } else {
     const options = { ...family.optionsFromSpec?.(spec), ...opts };
     embedder = await family.load(resolveModel(spec.model, cfg), { config: cfg, options, stored: spec });

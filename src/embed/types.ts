@@ -96,3 +96,5 @@ export function stackPrepared(batch: readonly PreparedImage[]): { data: Float32A
   dims[0] = batch.length;
   return { data, dims };
 }
+
+export { POOLINGS, type Pooling } from './pooling.js';

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { createError } from '../errors.js';
 import { openDatabase, type Collection, type LookalikeDatabase } from '../lookalike.js';
 import { tieKeyOf, type TieKey } from './ties.js';
-import type { Pooling } from '../embed/onnx-image.js';
+import type { Pooling } from '../embed/pooling.js';
 
 export interface EvalProgress {
   readonly phase: 'index' | 'query';

@@ -1,4 +1,5 @@
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
+import { loadSharp } from './sharp.js';
 import { createError, reasonOf } from '../errors.js';
 import type { DecodedImage } from './decode.js';
 
@@ -48,7 +49,7 @@ export async function cropImage(bytes: Uint8Array, crop: Crop, source = 'image')
   checkCrop(crop);
   let oriented: { data: Buffer; info: OutputInfo };
   try {
-    oriented = await sharp(bytes, { failOn: 'error' }).rotate().raw().toBuffer({ resolveWithObject: true });
+    oriented = await (await loadSharp())(bytes, { failOn: 'error' }).rotate().raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw createError('IMAGE_DECODE_FAILED', `${source}: cannot decode the image to crop it (${reasonOf(e)}).`, { path: source });
   }
@@ -66,7 +67,7 @@ export async function cropImage(bytes: Uint8Array, crop: Crop, source = 'image')
     );
   }
   const { channels } = oriented.info;
-  const out = await sharp(oriented.data, { raw: { width, height, channels } })
+  const out = await (await loadSharp())(oriented.data, { raw: { width, height, channels } })
     .extract({ left, top, width: w, height: h })
     .png({ compressionLevel: 1 })
     .toBuffer();
@@ -78,6 +79,7 @@ export async function cropImage(bytes: Uint8Array, crop: Crop, source = 'image')
  * `Embedder.prepareImage`: decoded once (EXIF orientation applied), each region cut from the pixels.
  */
 export async function regionsOf(bytes: Uint8Array, boxes: readonly Crop[]): Promise<DecodedImage[]> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(bytes, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   const { width, height } = info;
   return Promise.all(

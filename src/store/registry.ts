@@ -1,6 +1,5 @@
 import { createError } from '../errors.js';
 import { EmbeddedStore } from './embedded/store.js';
-import { PostgresStore } from './postgres/store.js';
 import type { OpenStoreOptions, VectorStore } from './types.js';
 
 type Opener = (location: string, opts: OpenStoreOptions) => Promise<VectorStore>;
@@ -8,8 +7,9 @@ type Opener = (location: string, opts: OpenStoreOptions) => Promise<VectorStore>
 /** Store back-ends by URL scheme; a plain path is the embedded store. */
 const OPENERS: Record<string, Opener> = {
   file: (location, opts) => EmbeddedStore.open(location.replace(/^file:\/\//, ''), opts),
-  postgres: (location, opts) => PostgresStore.open(location, opts),
-  postgresql: (location, opts) => PostgresStore.open(location, opts),
+  // the driver (pg) loads only for PostgreSQL stores
+  postgres: async (location, opts) => (await import('./postgres/store.js')).PostgresStore.open(location, opts),
+  postgresql: async (location, opts) => (await import('./postgres/store.js')).PostgresStore.open(location, opts),
 };
 
 export function storeScheme(location: string): string {

@@ -23,7 +23,7 @@ import { EXIT, Output, UsageError } from '../output.js';
 import type { IndexReport } from '../../ingest/folder.js';
 import type { MetadataFileOptions } from '../../ingest/sidecar.js';
 import { progressBar, withDb, type ProgressBar } from '../shared.js';
-import { POOLINGS, type Pooling } from '../../embed/onnx-image.js';
+import { POOLINGS, type Pooling } from '../../embed/pooling.js';
 
 
 export interface IndexCliOpts extends StoreOpts, InferenceOpts, IndexOpts {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import fs from 'node:fs';
 import { DEFAULT_MODEL } from '../../config.js';
-import { describeSync, type FolderWatcher } from '../../ingest/watch.js';
+import type { FolderWatcher } from '../../ingest/watch.js';
 import { isLookalikeError } from '../../errors.js';
 import type { LookalikeDatabase } from '../../lookalike.js';
 import type { ServerOptions } from '../../server/context.js';
@@ -73,6 +73,7 @@ export function registerServe(program: Command): void {
         out.warn(`--collection ${o.collection}: no such collection${names.length ? ` (collections: ${names.join(', ')})` : ' (the store is empty)'}; the page opens without it.`);
       }
       if (o.watch.length > 0) {
+        const { describeSync } = await import('../../ingest/watch.js'); // chokidar & co. only when watching
         const col = await db.collection(o.collection!, (await db.hasCollection(o.collection!)) ? {} : { model: DEFAULT_MODEL });
         for (const dir of o.watch) {
           const w = col.watch(dir, {

@@ -1,0 +1,63 @@
+/**
+ * Cold start (issues 16.2 and 18.5): a command loads only what it uses. `search --id` on an embedded collection must
+ * not import the image decoder (sharp), the model runtimes (onnxruntime-node, transformers.js), the HTTP server,
+ * the queue, PostgreSQL's driver or the ingest libraries — each costs a good part of a second at start-up.
+ * Recorded at run time (an ESM resolve hook), so dynamic imports on the path count too.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/lookalike.js';
+import { ROOT, SAMPLES, tmpDir } from '../helpers.js';
+import { cli } from './run.js';
+
+const HEAVY = ['sharp', '@huggingface/transformers', 'onnxruntime-node', 'fastify', 'bullmq', 'ioredis', 'pg', 'exifr', 'chokidar', 'hyparquet', 'hyparquet-writer', 'image-size', 'csv-parse', '@techstark/opencv-js', 'umap-js'];
+const RECORDER = path.join(ROOT, 'test', 'fixtures', 'record-imports.mjs');
+
+/** The packages a CLI run imported. */
+async function importsOf(args: string[]): Promise<{ packages: Set<string>; stdout: string }> {
+  const file = path.join(tmpDir('lookalike-imports-'), 'imports.txt');
+  fs.writeFileSync(file, '');
+  const r = await cli(args, { NODE_OPTIONS: `--import ${RECORDER}`, LOOKALIKE_RECORD_IMPORTS: file });
+  expect(r.code, r.stderr).toBe(0);
+  const packages = new Set(
+    fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!)),
+  );
+  return { packages, stdout: r.stdout };
+}
+
+describe('cold start: commands import only what they use', () => {
+  let db: string;
+  let id: string;
+  beforeAll(async () => {
+    db = tmpDir();
+    const d = await openDatabase(db, { threads: 1 });
+    const col = await d.createCollection('flowers', { model: 'color-histogram' });
+    await col.indexFolder(path.join(SAMPLES, 'daisy'));
+    id = (await col.files())[0]!.id;
+    await d.close();
+  }, 60_000);
+
+  it('search --id, info and collections load no image decoder, model runtime, server, queue or driver', async () => {
+    for (const args of [
+      ['search', '--db', db, '-c', 'flowers', '--id', id, '-k', '3', '--json'],
+      ['info', '--db', db, '-c', 'flowers', '--json'],
+      ['collections', '--db', db, '--json'],
+    ]) {
+      const { packages, stdout } = await importsOf(args);
+      expect(packages.size, `${args[0]}: nothing recorded — is the hook loaded?`).toBeGreaterThan(0);
+      expect(HEAVY.filter((p) => packages.has(p)), `${args[0]} imported`).toEqual([]);
+      expect(stdout.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('the hook does see them when a command needs them (search by image loads sharp)', async () => {
+    const img = path.join(SAMPLES, 'daisy', fs.readdirSync(path.join(SAMPLES, 'daisy')).sort()[1]!);
+    const { packages } = await importsOf(['search', '--db', db, '-c', 'flowers', '--image', img, '-k', '3', '--json']);
+    expect(packages.has('sharp')).toBe(true);
+  });
+});
