@@ -70,7 +70,6 @@ export class LookalikeDatabase {
       create: opts.create ?? true,
       retry: { timeoutMs: cfg.storeRetryMs },
       ...(cfg.readReplicas.length ? { readReplicas: cfg.readReplicas } : {}),
-      ...(cfg.shards.length ? { shards: cfg.shards } : {}),
     });
     return new LookalikeDatabase(store, cfg);
   }
