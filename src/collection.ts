@@ -11,6 +11,7 @@ import type { FolderWatcher, SyncOptions, SyncReport, WatchOptions } from './ing
 import { searchCollection, type Query, type SearchHit, type SearchOptions } from './search/search.js';
 import { bytesPerVector } from './store/spec.js';
 import { TiledStore } from './store/tiled.js';
+import { TunedStore } from './tune/store.js';
 import { describeTuning, relearnIfGrown, tunable, tuneCollection, type TuneOptions, type TuningInfo } from './tune/tune.js';
 import type { CollectionSpec, FileState, Hit, IndexSpec, Item, Metadata, MetadataSummary, MetadataSummaryOptions, StoreCollection, VectorType } from './store/types.js';
 
@@ -35,6 +36,8 @@ export interface CollectionInfo {
   readonly vectorsPerImage: number;
   /** Index memory per image (all its vectors). */
   readonly bytesPerImage: number;
+  /** Whether hits carry a calibrated `confidence` (`lookalike tune --calibrate`; `minConfidence` works). */
+  readonly calibrated: boolean;
 }
 
 export interface IndexCheckResult {
@@ -343,6 +346,7 @@ export class Collection {
       index: s.index ?? { type: 'flat' },
       bytesPerVector: bytesPerVector(s),
       tiles: s.tiles?.length ? s.tiles : null,
+      calibrated: this.#store instanceof TunedStore && this.#store.companion?.tuning.calibration !== undefined,
       vectorsPerImage: per,
       bytesPerImage: per * bytesPerVector(s),
     };

@@ -211,6 +211,8 @@ export const CollectionInfoSchema = z.object({
   vectorsPerImage: z.number().int(),
   /** Index memory per image (all its vectors). */
   bytesPerImage: z.number().int(),
+  /** Whether hits carry a calibrated `confidence` (`lookalike tune --calibrate`; `minConfidence` works). */
+  calibrated: z.boolean(),
 });
 export type CollectionInfoT = z.infer<typeof CollectionInfoSchema>;
 

@@ -7,6 +7,8 @@ export interface Info {
   embedder: string;
   dimension: number;
   modalities: string[];
+  /** Whether the collection has calibrated scores (`lookalike tune --calibrate`); absent from servers that do not say. */
+  calibrated?: boolean;
 }
 export interface Hit {
   id: string;
@@ -17,6 +19,8 @@ export interface Hit {
   folded?: { id: string; path: string | null; score: number }[];
   /** Tiled collections: the region of the image (fractions) that matched, when it beat the whole image. */
   tile?: { x: number; y: number; w: number; h: number };
+  /** Collections with calibrated scores: the share of random pairs of the collection's images scoring below this hit. */
+  confidence?: number;
 }
 export interface Item {
   id: string;

@@ -4,16 +4,16 @@
 // id and an AbortController: starting one aborts the one before, and a response whose id is not the latest is dropped.
 // The URL holds the whole query (query.ts), so Back/Forward and shared links reproduce it. 👍/👎 and the query's terms:
 // feedback.ts; regions: region.ts; the API key: api.ts and images.ts; an item's near-duplicates: duplicates-check.ts.
-import { api, collectionUrl, hasKey, itemUrl, setApiKey, type Info, type Item, type Limits, type SearchReply, type Summary } from './api.js';
+import { api, collectionUrl, hasKey, itemUrl, setApiKey, type Hit, type Info, type Item, type Limits, type SearchReply, type Summary } from './api.js';
 import { renderDetail, wireDetail } from './detail.js';
 import { renderDuplicateCheck, wireDuplicateCheck } from './duplicates-check.js';
 import { describeError as describe, needsKey, refuseFile } from './errors.js';
 import { draftOf, fbEls, renderFeedback, toggleMark, weightsOf, wireFeedback } from './feedback.js';
 import { forgetImages } from './images.js';
-import { emptyQuery, freshQuery, fromUrl, sameQuery, searchForm, toUrl, validDay, type Query } from './query.js';
+import { emptyQuery, freshQuery, fromUrl, RERANKS, sameQuery, searchForm, toUrl, validDay, type Query } from './query.js';
 import { els, render } from './render.js';
 import { wireUpload } from './upload.js';
-import { DEFAULT_LIMITS, moreAfter, seenKey, type State } from './state.js';
+import { DEFAULT_LIMITS, isCalibrated, moreAfter, seenKey, type State } from './state.js';
 import { searchBody } from './terms.js';
 
 const s: State = {
@@ -30,6 +30,7 @@ const s: State = {
   knobError: null,
   seen: new Map(),
   items: new Map(),
+  calibrated: new Map(),
 };
 
 let seq = 0;
@@ -56,8 +57,17 @@ function writeUrl(mode: HistoryMode, query: Query, item: string | null = s.detai
 
 const searchUrl = (collection: string): string => `${collectionUrl(collection)}/search`;
 
-function remember(collection: string, hits: readonly { id: string; path: string | null; score: number; metadata: Record<string, unknown> }[]): void {
+function remember(collection: string, hits: readonly Hit[]): void {
   for (const h of hits) s.seen.set(seenKey(collection, h.id), h);
+}
+
+/**
+ * Learn from an answer whether its collection has calibrated scores (collection info does not say): its hits carry a
+ * `confidence`, or a min confidence was accepted. Re-ranked and best-score hits never carry one, so they tell nothing.
+ */
+function learnCalibration(q: Query, hits: readonly Hit[]): void {
+  if (q.minConfidence !== null || hits.some((h) => h.confidence !== undefined)) s.calibrated.set(q.collection, true);
+  else if (hits.length > 0 && q.rerank === null && !(q.strategy === 'best-score' && q.terms.length > 0)) s.calibrated.set(q.collection, false);
 }
 
 const describeError = (e: unknown, file: File | null): string => describe(e, file, s.limits);
@@ -123,6 +133,7 @@ async function start(query: Query, mode: HistoryMode, file: File | null = null):
       writeUrl(mode, q);
     }
     remember(q.collection, reply.results);
+    learnCalibration(q, reply.results);
     s.search = {
       ...s.search,
       query: q,
@@ -275,7 +286,9 @@ function knobsChanged(): void {
     paint();
     return;
   }
-  rerun({ ...draftOf(s), k, minScore: min, where, fold: els.fold.checked, takenFrom: from, takenTo: to });
+  const rerank = RERANKS.find((r) => r === els.rerank.value) ?? null;
+  const minConfidence = els.minConfidence.value === '' ? null : Number(els.minConfidence.value);
+  rerun({ ...draftOf(s), k, minScore: min, where, fold: els.fold.checked, takenFrom: from, takenTo: to, rerank, minConfidence });
 }
 
 function rerun(q: Query): void {
@@ -319,7 +332,9 @@ els.select.addEventListener('change', () => {
   s.notice = null;
   s.detail = null;
   void loadSummary(els.select.value);
-  void start(emptyQuery(els.select.value, s.search.query), 'push');
+  const q = emptyQuery(els.select.value, s.search.query);
+  if (isCalibrated(s, q.collection) !== true) q.minConfidence = null; // another collection's scores may not be calibrated
+  void start(q, 'push');
 });
 els.results.addEventListener('click', (e) => {
   const button = (e.target as Element).closest('button');
@@ -336,6 +351,7 @@ const suggestion = (e: Event) => {
   if (!b) return;
   const q = s.search.query;
   if (b.dataset.action === 'clear-min') rerun({ ...q, minScore: null });
+  if (b.dataset.action === 'clear-confidence') rerun({ ...q, minConfidence: null });
   if (b.dataset.action === 'clear-dates') rerun({ ...q, takenFrom: null, takenTo: null });
   if (b.dataset.action === 'remove-filter') {
     const where = { ...q.where };

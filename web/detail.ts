@@ -4,8 +4,8 @@ import { hasKey, itemUrl, queryImageUrl, type Item } from './api.js';
 import { blobUrl, showImage } from './images.js';
 import type { Crop } from './query.js';
 import { resetRegion, wireRegion } from './region.js';
-import { $ } from './render.js';
-import { altText, displayName, megabytes, seenKey, summaryOf, type DetailState, type State } from './state.js';
+import { $, scoreMeaning } from './render.js';
+import { altText, displayName, megabytes, percentText, seenKey, summaryOf, type DetailState, type State } from './state.js';
 
 export const detailEls = {
   dialog: $<HTMLDialogElement>('detail'),
@@ -19,7 +19,7 @@ export const detailEls = {
   actions: $<HTMLParagraphElement>('detail-actions'),
 };
 
-function row(term: string, value: string): HTMLElement[] {
+function row(term: string, value: string): [HTMLElement, HTMLElement] {
   const dt = document.createElement('dt');
   dt.textContent = term;
   const dd = document.createElement('dd');
@@ -83,7 +83,17 @@ export function renderDetail(s: State): void {
     detailEls.error.hidden = d.error === null;
     detailEls.error.textContent = d.error ?? '';
     const rows: HTMLElement[] = [];
-    if (hit) rows.push(...row('Score', hit.score.toFixed(4)));
+    if (hit) {
+      // with calibrated scores, what the raw score means in this collection
+      const c = hit.confidence;
+      const [dt, dd] = row('Score', `${hit.score.toFixed(4)}${c !== undefined ? ` · better than ${percentText(c)} of random pairs` : ''}`);
+      dd.title = scoreMeaning(s.search.query.rerank);
+      if (c !== undefined) {
+        dd.title += `; more similar than ${percentText(c)} of random pairs of images in this collection`;
+        dd.dataset.confidence = String(c);
+      }
+      rows.push(dt, dd);
+    }
     const item: Item | null = d.item;
     if (base.path) rows.push(...row('Path', base.path));
     if (item?.width && item.height) rows.push(...row('Dimensions', `${item.width} × ${item.height} px`));

@@ -87,6 +87,12 @@ function renderTerms(s: State): void {
   const terms = effectiveTerms(q, weightsOf(s));
   show(fbEls.terms, terms.length > 0);
   fbEls.strategy.value = q.strategy;
+  // the server does not re-rank best-score queries: with re-ranking on, best score cannot be chosen
+  const best = fbEls.strategy.querySelector<HTMLOptionElement>('option[value="best-score"]');
+  if (best) {
+    best.disabled = q.rerank !== null && q.strategy !== 'best-score';
+    best.textContent = best.disabled ? 'best score (not with re-ranking)' : 'best score';
+  }
   show(fbEls.strategyLabel, terms.length > 1); // one term ranks the same either way
   fbEls.note.textContent = barError ?? '';
   show(fbEls.note, barError !== null);

@@ -46,6 +46,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getEl
 const els = {
   collection: $<HTMLSelectElement>('collection'),
   searchLink: $<HTMLAnchorElement>('search-link'),
+  duplicatesLink: $<HTMLAnchorElement>('duplicates-link'),
   info: $('info'),
   key: $('key'),
   keyForm: $<HTMLFormElement>('key-form'),
@@ -304,6 +305,7 @@ async function load(c: string): Promise<void> {
   wanted = [];
   history.replaceState(null, '', `?collection=${encodeURIComponent(c)}`);
   els.searchLink.href = `./${toUrl({ query: emptyQuery(c), item: null })}`;
+  els.duplicatesLink.href = `duplicates.html?collection=${encodeURIComponent(c)}`;
   document.title = `Map of ${c} · lookalike`;
   els.canvas.setAttribute('aria-label', `Map of the collection ${c}`);
   showError(null);

@@ -7,6 +7,11 @@
 export type QueryKind = 'none' | 'id' | 'text' | 'upload';
 export type TermKind = 'id' | 'text' | 'upload';
 export type Strategy = 'average' | 'best-score';
+/** Query expansion / re-ranking of the top hits (docs/tuning.md); off by default. */
+export type Rerank = 'aqe' | 'alpha-qe' | 'diffusion';
+export const RERANKS: readonly Rerank[] = ['aqe', 'alpha-qe', 'diffusion'];
+/** The min confidence levels offered (collections with calibrated scores). */
+export const CONFIDENCES: readonly number[] = [0.9, 0.99, 0.999];
 
 /** A region of an image as fractions of its width and height. */
 export interface Crop {
@@ -40,6 +45,10 @@ export interface Query {
   fold: boolean;
   k: number;
   minScore: number | null;
+  /** Re-rank the top hits (not with folding, best-score or a min confidence: the server refuses those). */
+  rerank: Rerank | null;
+  /** Collections with calibrated scores: leave out hits less sure than this (0…1). */
+  minConfidence: number | null;
   /** Metadata equality filters, values as text. */
   where: Record<string, string>;
   /** Date taken from / to (days, YYYY-MM-DD; both ends included), or null. */
@@ -57,7 +66,7 @@ export const DEFAULT_K = 12;
 /** How similar a hit must be to a better one to be folded into it. */
 export const COLLAPSE = 0.97;
 
-/** No search, with the knobs (k, min score, strategy, folding) of `base`. */
+/** No search, with the knobs (k, min score, strategy, folding, re-ranking, min confidence) of `base`. */
 export function emptyQuery(collection: string, base?: Query): Query {
   return {
     collection,
@@ -70,6 +79,8 @@ export function emptyQuery(collection: string, base?: Query): Query {
     fold: base?.fold ?? false,
     k: base?.k ?? DEFAULT_K,
     minScore: base?.minScore ?? null,
+    rerank: base?.rerank ?? null,
+    minConfidence: base?.minConfidence ?? null,
     where: {},
     takenFrom: null,
     takenTo: null,
@@ -128,7 +139,7 @@ export function parseTerm(text: string): Term | null {
 }
 
 /**
- * Parse `?collection=…&id=…|text=…|upload=…&crop=x,y,w,h&w=…&t=…&strategy=…&fold=1&k=…&min=…&f.key=value&item=…`;
+ * Parse `?collection=…&id=…|text=…|upload=…&crop=x,y,w,h&w=…&t=…&strategy=…&fold=1&k=…&min=…&rerank=…&conf=…&f.key=value&item=…`;
  * unknown or bad parts are ignored.
  */
 export function fromUrl(search: string, fallbackCollection: string): Location {
@@ -155,6 +166,11 @@ export function fromUrl(search: string, fallbackCollection: string): Location {
   const minRaw = p.get('min');
   const min = minRaw === null || minRaw === '' ? NaN : Number(minRaw);
   if (Number.isFinite(min)) q.minScore = min;
+  const rerank = p.get('rerank');
+  q.rerank = RERANKS.find((r) => r === rerank) ?? null;
+  const confRaw = p.get('conf');
+  const conf = confRaw === null || confRaw === '' ? NaN : Number(confRaw);
+  if (Number.isFinite(conf) && conf >= 0 && conf <= 1) q.minConfidence = conf;
   for (const [key, value] of p) if (key.startsWith('f.') && key.length > 2) q.where[key.slice(2)] = value;
   q.takenFrom = validDay(p.get('from'));
   q.takenTo = validDay(p.get('to'));
@@ -175,6 +191,8 @@ export function toUrl(loc: Location): string {
   if (q.fold) p.set('fold', '1');
   if (q.k !== DEFAULT_K) p.set('k', String(q.k));
   if (q.minScore !== null) p.set('min', String(q.minScore));
+  if (q.rerank !== null) p.set('rerank', q.rerank);
+  if (q.minConfidence !== null) p.set('conf', String(q.minConfidence));
   for (const key of Object.keys(q.where).sort()) p.set(`f.${key}`, q.where[key]!);
   if (q.takenFrom) p.set('from', q.takenFrom);
   if (q.takenTo) p.set('to', q.takenTo);
@@ -196,5 +214,19 @@ export function searchForm(q: Query, file: File): FormData {
   const where = wireWhere(q);
   if (where) form.append('where', JSON.stringify(where));
   if (q.fold) form.append('collapse', String(COLLAPSE));
+  if (q.rerank !== null) form.append('rerank', q.rerank);
+  if (q.minConfidence !== null) form.append('minConfidence', String(q.minConfidence));
   return form;
+}
+
+/**
+ * What keeps re-ranking from being chosen with the rest of `q` (the server refuses rerank with a min confidence,
+ * with collapse and with best-score): the settings in the way, as words, or none.
+ */
+export function rerankBlockers(q: Query): string[] {
+  const out: string[] = [];
+  if (q.minConfidence !== null) out.push('a min confidence');
+  if (q.fold) out.push('folded near-duplicates');
+  if (q.strategy === 'best-score' && q.terms.length > 0) out.push('the best-score strategy');
+  return out;
 }

@@ -1,8 +1,8 @@
 // Every view of the page, derived from the state alone: call `render(state)` after any change.
 import { hasKey, queryImageUrl, thumbUrl, type Hit, type Summary } from './api.js';
 import { showImage } from './images.js';
-import type { Crop } from './query.js';
-import { altText, chips, currentInfo, displayName, seenKey, summaryOf, type State } from './state.js';
+import { CONFIDENCES, rerankBlockers, type Crop, type Rerank } from './query.js';
+import { altText, chips, currentInfo, displayName, isCalibrated, percentText, seenKey, summaryOf, type State } from './state.js';
 
 export const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -31,11 +31,16 @@ export const els = {
   knobs: $<HTMLFormElement>('knobs'),
   k: $<HTMLInputElement>('k'),
   minScore: $<HTMLInputElement>('min-score'),
+  minConfidence: $<HTMLSelectElement>('min-confidence'),
+  minConfidenceLabel: $<HTMLLabelElement>('min-confidence-label'),
+  rerank: $<HTMLSelectElement>('rerank'),
+  rerankNote: $<HTMLParagraphElement>('rerank-note'),
   filters: $<HTMLDivElement>('filters'),
   kNote: $<HTMLParagraphElement>('k-note'),
   notice: $<HTMLParagraphElement>('notice'),
   error: $<HTMLDivElement>('error'),
   status: $<HTMLDivElement>('status'),
+  confidenceNote: $<HTMLParagraphElement>('confidence-note'),
   spinner: $<HTMLSpanElement>('spinner'),
   statusText: $<HTMLSpanElement>('status-text'),
   preview: $<HTMLElement>('query-preview'),
@@ -149,7 +154,31 @@ function outlineTile(thumb: HTMLElement, img: HTMLImageElement, tile: NonNullabl
   img.addEventListener('load', place);
 }
 
-function card(collection: string, h: Hit, summary: Summary | undefined): HTMLLIElement {
+/** What a hit's score is, by how the search ranked. */
+export function scoreMeaning(rerank: Rerank | null): string {
+  if (rerank === 'diffusion') return 'diffusion score (1 = the best hit)';
+  return rerank === null ? 'cosine similarity' : 'cosine similarity to the expanded query';
+}
+
+/** A hit's score, and with calibrated scores its confidence: "0.934 · 99.6 %" (said in full to screen readers and on hover). */
+function scoreText(h: Hit, meaning: string): HTMLElement {
+  const score = h.score.toFixed(3);
+  if (h.confidence === undefined) return el('span', { className: 'score', title: meaning }, score);
+  const pct = percentText(h.confidence);
+  const short = el('span', { className: 'confidence' }, ` · ${pct}`);
+  short.setAttribute('aria-hidden', 'true');
+  const e = el(
+    'span',
+    { className: 'score', title: `${meaning} ${score}; more similar than ${pct} of random pairs of images in this collection` },
+    score,
+    short,
+    el('span', { className: 'visually-hidden' }, `, better than ${pct} of random pairs`),
+  );
+  e.dataset.confidence = String(h.confidence);
+  return e;
+}
+
+function card(collection: string, h: Hit, summary: Summary | undefined, meaning: string): HTMLLIElement {
   const name = displayName(h, summary);
   const alt = altText(h, summary);
   const img = thumbImage(collection, h, summary);
@@ -166,7 +195,7 @@ function card(collection: string, h: Hit, summary: Summary | undefined): HTMLLIE
     el(
       'div',
       { className: 'caption' },
-      el('span', { className: 'score', title: 'cosine similarity' }, h.score.toFixed(3)),
+      scoreText(h, meaning),
       el('span', { className: 'name' }, ...withBreaks(name)),
       ...(list.length ? [el('ul', { className: 'chips' }, ...list.map((c) => el('li', {}, c)))] : []),
       ...foldedList(h, summary),
@@ -178,21 +207,23 @@ function card(collection: string, h: Hit, summary: Summary | undefined): HTMLLIE
 }
 
 /** What the results list shows now (so that "load more" only appends). */
-let shown: { collection: string; hits: Hit[]; summary: Summary | undefined } = { collection: '', hits: [], summary: undefined };
+let shown: { collection: string; hits: Hit[]; summary: Summary | undefined; meaning: string } = { collection: '', hits: [], summary: undefined, meaning: '' };
 
 function renderResults(s: State): void {
   const { collection } = s.search.query;
   const hits = s.search.hits;
   const summary = summaryOf(s, collection);
-  const extends_ = shown.collection === collection && shown.summary === summary && shown.hits.length <= hits.length && shown.hits.every((h, i) => h === hits[i]);
+  const meaning = scoreMeaning(s.search.query.rerank);
+  const extends_ =
+    shown.collection === collection && shown.summary === summary && shown.meaning === meaning && shown.hits.length <= hits.length && shown.hits.every((h, i) => h === hits[i]);
   if (extends_) {
-    if (hits.length > shown.hits.length) els.results.append(...hits.slice(shown.hits.length).map((h) => card(collection, h, summary)));
+    if (hits.length > shown.hits.length) els.results.append(...hits.slice(shown.hits.length).map((h) => card(collection, h, summary, meaning)));
   } else {
     const hadFocus = els.results.contains(document.activeElement);
-    els.results.replaceChildren(...hits.map((h) => card(collection, h, summary)));
+    els.results.replaceChildren(...hits.map((h) => card(collection, h, summary, meaning)));
     if (hadFocus) els.results.focus(); // keyboard users go on from the top of the new results
   }
-  shown = { collection, hits, summary };
+  shown = { collection, hits, summary, meaning };
   const busy = s.search.phase === 'loading';
   els.results.classList.toggle('busy', busy);
   els.results.setAttribute('aria-busy', String(busy || s.search.more === 'loading'));
@@ -266,11 +297,16 @@ function renderEmpty(s: State): void {
   if (!none) return;
   const q = sr.query;
   // rebuilt only when it changes: a button replaced between mousedown and mouseup would never get its click
-  if (unchanged(els.empty, [q.kind, q.minScore, q.where, q.takenFrom, q.takenTo])) return;
+  if (unchanged(els.empty, [q.kind, q.minScore, q.minConfidence, q.where, q.takenFrom, q.takenTo])) return;
   const tips: HTMLElement[] = [];
   if (q.minScore !== null) {
     tips.push(el('li', {}, `Nothing scored ${q.minScore} or more. `, el('button', { type: 'button' }, 'Search without a minimum score')));
     tips[tips.length - 1]!.querySelector('button')!.dataset.action = 'clear-min';
+  }
+  if (q.minConfidence !== null) {
+    const b = el('button', { type: 'button' }, 'Search without a minimum confidence');
+    b.dataset.action = 'clear-confidence';
+    tips.push(el('li', {}, `Nothing is more similar than ${percentText(q.minConfidence)} of random pairs of this collection. `, b));
   }
   for (const [key, value] of Object.entries(q.where)) {
     const b = el('button', { type: 'button' }, `Remove the filter ${key} = ${value}`);
@@ -374,11 +410,48 @@ function renderControls(s: State): void {
   if (document.activeElement !== els.k && !s.knobError) els.k.value = String(q.k);
   if (document.activeElement !== els.minScore && !s.knobError) els.minScore.value = q.minScore === null ? '' : String(q.minScore);
   els.fold.checked = q.fold;
+  renderTuning(s);
   els.kNote.textContent = s.knobError ?? `1 to ${s.limits.maxK} per page; at most ${s.limits.maxK} in all.`;
   els.kNote.classList.toggle('bad', s.knobError !== null);
   els.k.setAttribute('aria-invalid', String(s.knobError !== null && /page/u.test(s.knobError)));
   els.minScore.setAttribute('aria-invalid', String(s.knobError !== null && /score/u.test(s.knobError)));
   renderFilters(s);
+}
+
+/**
+ * Re-ranking and, for collections with calibrated scores, the min confidence. What the server refuses together
+ * (rerank with a min confidence, with folding, with best-score) cannot be chosen together: the one not set is
+ * disabled, and a note says why. (A shared link may still hold both: then both stay usable and the server's answer shows.)
+ */
+function renderTuning(s: State): void {
+  const q = s.search.query;
+  // the min confidence: once the collection is known to be calibrated, or when the query has one (so it can be removed)
+  const confidence = isCalibrated(s, q.collection) === true || q.minConfidence !== null;
+  show(els.minConfidenceLabel, confidence);
+  const levels = q.minConfidence === null || CONFIDENCES.includes(q.minConfidence) ? CONFIDENCES : [...CONFIDENCES, q.minConfidence].sort((a, b) => a - b);
+  if (!unchanged(els.minConfidence, levels)) {
+    els.minConfidence.replaceChildren(el('option', { value: '' }, 'off'), ...levels.map((c) => el('option', { value: String(c) }, percentText(c))));
+  }
+  els.minConfidence.value = q.minConfidence === null ? '' : String(q.minConfidence);
+  els.rerank.value = q.rerank ?? '';
+  const blockers = rerankBlockers(q);
+  const rerankOff = q.rerank === null && blockers.length > 0;
+  const othersOff = q.rerank !== null && blockers.length === 0;
+  els.rerank.disabled = rerankOff;
+  els.minConfidence.disabled = othersOff;
+  els.fold.disabled = othersOff;
+  let note = '';
+  if (q.rerank !== null && blockers.length > 0) note = `Re-ranking cannot be combined with ${blockers.join(' or ')}: turn one of them off.`; // a link held both
+  else if (rerankOff) {
+    note = `Re-rank is unavailable with ${blockers.join(' or ')}${q.minConfidence !== null ? ': re-ranked scores are not calibrated' : ''}.`;
+  } else if (othersOff) {
+    note = confidence
+      ? 'While re-ranking, min confidence (re-ranked scores are not calibrated) and folding near-duplicates are unavailable.'
+      : 'While re-ranking, folding near-duplicates is unavailable.';
+  }
+  show(els.rerankNote, note !== '');
+  els.rerankNote.classList.toggle('bad', q.rerank !== null && blockers.length > 0);
+  if (els.rerankNote.textContent !== note) els.rerankNote.textContent = note;
 }
 
 function renderKey(s: State): void {
@@ -399,6 +472,7 @@ export function render(s: State): void {
   show(els.notice, s.notice !== null);
   els.notice.textContent = s.notice ?? '';
   renderStatus(s);
+  show(els.confidenceNote, s.search.phase === 'done' && s.search.hits.some((h) => h.confidence !== undefined));
   renderPreview(s);
   renderEmpty(s);
   renderResults(s);

@@ -46,6 +46,8 @@ export interface State {
   seen: Map<string, Hit>;
   /** Items fetched, by collection and id. */
   items: Map<string, Item>;
+  /** Whether a collection has calibrated scores, as learnt from its hits (`confidence`) or its info. */
+  calibrated: Map<string, boolean>;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -60,6 +62,21 @@ export const DEFAULT_LIMITS: Limits = {
 export const seenKey = (collection: string, id: string): string => `${collection}\u0000${id}`;
 
 export const currentInfo = (s: State): Info | undefined => s.collections.find((c) => c.collection === s.search.query.collection);
+
+/** Whether `collection` has calibrated scores: its info says so (newer servers), or its hits did; undefined: not known yet. */
+export function isCalibrated(s: State, collection: string): boolean | undefined {
+  return s.collections.find((c) => c.collection === collection)?.calibrated ?? s.calibrated.get(collection);
+}
+
+/**
+ * A confidence as a percentage, e.g. 99.6 %: enough decimals to tell 99 % from 99.9 % from 99.99 %, rounded down (a
+ * hit is never said to beat more pairs than it does, nor "100 %" short of it).
+ */
+export function percentText(c: number): string {
+  const digits = c >= 0.999 ? 2 : c >= 0.99 ? 1 : 0;
+  const f = 10 ** digits;
+  return `${String(Math.floor(c * 100 * f + 1e-6) / f)}\u00a0%`;
+}
 
 export function summaryOf(s: State, collection: string): Summary | undefined {
   const v = s.summaries.get(collection);

@@ -81,6 +81,8 @@ export function searchBody(q: Query, offset: number, w: Weights): Record<string,
   const where = wireWhere(q);
   if (where) body.where = where;
   if (q.fold) body.collapse = COLLAPSE;
+  if (q.rerank !== null) body.rerank = q.rerank;
+  if (q.minConfidence !== null) body.minConfidence = q.minConfidence;
   return body;
 }
 

@@ -35,6 +35,14 @@ describe('HTTP: rerank, confidence and minConfidence', () => {
     await db?.close();
   });
 
+  it('collection info says the collection is calibrated (so a client can offer minConfidence before searching)', async () => {
+    const r = await app.inject({ method: 'GET', url: '/v1/collections/flowers' });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json()).toMatchObject({ collection: 'flowers', calibrated: true });
+    const plain = await db.createCollection('plain', { model: 'color-histogram' });
+    expect((await plain.info()).calibrated).toBe(false);
+  });
+
   it('every hit carries its calibrated confidence, as the library gives it', async () => {
     const r = await search({ id: fileId(daisy), k: 10 });
     expect(r.statusCode, r.body).toBe(200);
