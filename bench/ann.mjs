@@ -18,6 +18,7 @@ import { gunzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { FlatIndex, int8Scales } from '../dist/ann/flat.js';
 import { HnswIndex } from '../dist/ann/hnsw.js';
+import { DerivedFiles } from '../dist/ann/files.js';
 import { IvfIndex } from '../dist/ann/ivf.js';
 import { RandomProjection } from '../dist/ann/projection.js';
 import { TopK } from '../dist/ann/kernels.js';
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     efs: { type: 'string', default: '10,20,40,80,160' },
     json: { type: 'boolean', default: false },
     filters: { type: 'boolean', default: false },
+    quantized: { type: 'boolean', default: true },
     'filter-size': { type: 'string' },
     'filter-dim': { type: 'string' },
     'filter-queries': { type: 'string' },
@@ -248,6 +250,18 @@ function fileSize(fn) {
   }
 }
 
+/** Bytes of an HnswIndex saved the way the store saves it. */
+function graphSize(index) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-ann-'));
+  try {
+    const files = new DerivedFiles(dir, 'g');
+    index.save(files, 0);
+    return fs.statSync(files.path('hnsw.usearch')).size;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The best q/s among a curve's settings that reach at least this recall (undefined when none does). */
 function bestQpsAtRecall(curve, recall) {
   const ok = curve.filter((p) => p.recall >= recall - 1e-9);
@@ -283,34 +297,65 @@ if (values.only !== 'exact') {
     const { base, queries, nq, gt } = set;
     const { n, dim } = base;
     const qs = Array.from({ length: nq }, (_, q) => queries.data.slice(q * dim, (q + 1) * dim));
-    log(`${set.name}: building lookalike HNSW (M=${M}, efConstruction=${efC}, 1 thread)…`);
-    let t0 = performance.now();
-    const ours = HnswIndex.create(dim, { m: M, efConstruction: efC, ef: 10 }, 'l2');
+    // lookalike's graph in float32, and quantised (float16, int8) with the top 40 candidates re-scored exactly from
+    // float32 — what a float16 / int8 HNSW collection does (issue 18.3)
+    const variants = [
+      { name: 'f32', quantization: 'f32', rescore: false },
+      { name: 'f16+rescore', quantization: 'f16', rescore: true },
+      { name: 'i8+rescore', quantization: 'i8', rescore: true },
+    ].filter((v) => values.quantized || v.quantization === 'f32');
     const keys = Array.from({ length: n }, (_, i) => i);
-    ours.addBatch(keys, base.data, 1);
-    const oursBuild = (performance.now() - t0) / 1000;
-    const oursSize = fileSize((f) => ours.save(f, 0));
-    log(`  built in ${oursBuild.toFixed(1)} s; building hnswlib-node…`);
-    t0 = performance.now();
+    const l2 = (q, i) => {
+      let t = 0;
+      const b = base.data;
+      for (let j = 0, o = i * dim; j < dim; j++) {
+        const x = q[j] - b[o + j];
+        t += x * x;
+      }
+      return t;
+    };
+    const built = [];
+    for (const v of variants) {
+      log(`${set.name}: building lookalike HNSW ${v.name} (M=${M}, efConstruction=${efC}, 1 thread)…`);
+      const t0 = performance.now();
+      const index = HnswIndex.create(dim, { m: M, efConstruction: efC, ef: 10 }, 'l2', v.quantization);
+      index.addBatch(keys, base.data, 1);
+      const seconds = (performance.now() - t0) / 1000;
+      built.push({ ...v, index, seconds, size: graphSize(index) });
+      log(`  built in ${seconds.toFixed(1)} s`);
+    }
+    log('  building hnswlib-node…');
+    let t0 = performance.now();
     const peer = new HierarchicalNSW('l2', dim);
     peer.initIndex(n, M, efC, 100);
     for (let i = 0; i < n; i++) peer.addPoint(Array.from(base.data.subarray(i * dim, (i + 1) * dim)), i);
     const peerBuild = (performance.now() - t0) / 1000;
     const peerSize = fileSize((f) => peer.writeIndexSync(f));
     log(`  built in ${peerBuild.toFixed(1)} s`);
-    const oursCurve = [];
+    const curves = built.map(() => []);
     const peerCurve = [];
     for (const ef of efs) {
-      let res = [];
-      t0 = performance.now();
-      for (const q of qs) res.push(ours.search(q, 10, ef).map((h) => h.key));
-      oursCurve.push({ ef, recall: recallAt10(res, gt), qps: nq / ((performance.now() - t0) / 1000) });
+      for (const [b, v] of built.entries()) {
+        const res = [];
+        t0 = performance.now();
+        for (const q of qs) {
+          if (!v.rescore) res.push(v.index.search(q, 10, { ef }).map((h) => h.key));
+          else {
+            const cand = v.index.search(q, 40, { ef: Math.max(ef, 40) });
+            res.push(cand.map((h) => [h.key, l2(q, h.key)]).sort((a, c) => a[1] - c[1]).slice(0, 10).map((x) => x[0]));
+          }
+        }
+        curves[b].push({ ef, recall: recallAt10(res, gt), qps: nq / ((performance.now() - t0) / 1000) });
+      }
       peer.setEf(ef);
-      res = [];
+      const res = [];
       t0 = performance.now();
       for (const q of qs) res.push(peer.searchKnn(Array.from(q), 10).neighbors);
       peerCurve.push({ ef, recall: recallAt10(res, gt), qps: nq / ((performance.now() - t0) / 1000) });
     }
+    const oursBuild = built[0].seconds;
+    const oursSize = built[0].size;
+    const oursCurve = curves[0];
     const rows = oursCurve.map((o, i) => {
       const p = peerCurve[i];
       const matched = bestQpsAtRecall(peerCurve, o.recall);
@@ -323,6 +368,23 @@ if (values.only !== 'exact') {
         qpsRatioMatchedRecall: matched === undefined ? null : +(oursBest / matched).toFixed(2),
       };
     });
+    /** Per variant: build ratio, bytes per vector, and the q/s ratio to hnswlib at matched recall 0.95 and 0.99. */
+    const quantized = built.map((v, b) => {
+      const at = (r) => {
+        const ours = bestQpsAtRecall(curves[b], r);
+        const theirs = bestQpsAtRecall(peerCurve, r);
+        return ours === undefined || theirs === undefined ? null : +(ours / theirs).toFixed(2);
+      };
+      return {
+        variant: v.name,
+        buildSeconds: +v.seconds.toFixed(2),
+        buildRatio: +(v.seconds / peerBuild).toFixed(2),
+        bytesPerVector: Math.round(v.size / n),
+        curve: curves[b].map((c) => ({ ef: c.ef, recallAt10: +c.recall.toFixed(4), qps: +c.qps.toFixed(0) })),
+        qpsRatioAtRecall095: at(0.95),
+        qpsRatioAtRecall099: at(0.99),
+      };
+    });
     annResults.push({
       dataset: set.name,
       vectors: n,
@@ -333,6 +395,7 @@ if (values.only !== 'exact') {
       build: { lookalikeSeconds: +oursBuild.toFixed(2), hnswlibSeconds: +peerBuild.toFixed(2), ratio: +(oursBuild / peerBuild).toFixed(2) },
       indexBytes: { lookalike: oursSize, hnswlib: peerSize, lookalikePerVector: Math.round(oursSize / n), hnswlibPerVector: Math.round(peerSize / n) },
       rows,
+      quantized,
     });
   }
 }
@@ -368,6 +431,13 @@ else {
     for (const r of a.rows) {
       console.log(
         `${String(r.ef).padEnd(5)}  ${String(r.lookalike.recallAt10).padStart(17)}  ${String(r.lookalike.qps).padStart(6)}  ${String(r.hnswlib.recallAt10).padStart(17)}  ${String(r.hnswlib.qps).padStart(6)}  ${String(r.qpsRatioSameEf).padStart(20)}  ${String(r.qpsRatioMatchedRecall ?? 'n/a').padStart(26)}`,
+      );
+    }
+    console.log('graph vectors      build s  ÷hnswlib  B/vector  q/s ÷hnswlib at recall 0.95  at 0.99   curve (ef: recall@10 q/s)');
+    for (const v of a.quantized) {
+      console.log(
+        `${v.variant.padEnd(17)}  ${String(v.buildSeconds).padStart(7)}  ${String(v.buildRatio).padStart(8)}  ${String(v.bytesPerVector).padStart(8)}  ${String(v.qpsRatioAtRecall095 ?? 'n/a').padStart(26)}  ${String(v.qpsRatioAtRecall099 ?? 'n/a').padStart(7)}   ` +
+          v.curve.map((c) => `${c.ef}: ${c.recallAt10} ${c.qps}`).join(', '),
       );
     }
   }

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { DerivedFiles } from '../../ann/files.js';
 import { FlatIndex, int8Scales } from '../../ann/flat.js';
-import { HnswIndex } from '../../ann/hnsw.js';
+import { HnswIndex, type HnswQuantization } from '../../ann/hnsw.js';
 import { IvfIndex } from '../../ann/ivf.js';
 import { ProjectedIndex, RandomProjection } from '../../ann/projection.js';
 import type { ScoredKey, VectorIndex } from '../../ann/types.js';
@@ -54,6 +54,12 @@ export class CollectionVectors {
     private readonly source: VectorRows,
   ) {}
 
+  /** The HNSW graph holds the collection's vector type (float16 / int8 graphs are re-scored like compact scans). */
+  private get quantization(): HnswQuantization {
+    const t = this.spec().vectorType;
+    return t === 'float16' ? 'f16' : t === 'int8' ? 'i8' : 'f32';
+  }
+
   /** Whether compact or projected vectors make search re-score candidates with the stored float32 vectors. */
   get rescores(): boolean {
     return this.spec().vectorType !== 'float32' || this.projected !== null;
@@ -76,7 +82,7 @@ export class CollectionVectors {
     // memory-mapped and answers alone; the vector cache is built only when something needs it (exact or filtered
     // scans, a rebuild) — cold start at a million vectors is then the graph's mapping, not a read of every vector.
     if (index.type === 'hnsw') {
-      const mapped = HnswIndex.load(this.files, this.spec().dimension, index, this.source.generation());
+      const mapped = HnswIndex.load(this.files, this.spec().dimension, index, this.source.generation(), this.quantization);
       if (mapped && mapped.size === this.source.count()) {
         this.ann = mapped;
         this.reused.graph = true;
@@ -130,12 +136,12 @@ export class CollectionVectors {
   private openHnsw(params: { m: number; efConstruction: number; ef: number }): HnswIndex {
     const flat = this.flat!;
     const generation = this.source.generation();
-    const loaded = HnswIndex.load(this.files, flat.dimension, params, generation);
+    const loaded = HnswIndex.load(this.files, flat.dimension, params, generation, this.quantization);
     if (loaded && loaded.size === flat.size) {
       this.reused.graph = true;
       return loaded;
     }
-    const hnsw = HnswIndex.create(flat.dimension, params);
+    const hnsw = HnswIndex.create(flat.dimension, params, 'cos', this.quantization);
     const keys = flat.keysSnapshot();
     const d = flat.dimension;
     const CHUNK = 4096;
