@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   STORE_BUSY: 'Another process holds the store.',
   STORE_NOT_FOUND: 'There is no store at that location.',
   STORE_UNAVAILABLE: 'The store (database server) cannot be reached right now.',
+  QUEUE_UNAVAILABLE: 'The job queue (Redis) cannot be reached.',
+  QUEUE_AUTH_FAILED: 'The job queue (Redis) refused the credentials of its URL.',
   COLLECTION_CHANGED: 'The collection was deleted or re-created while the request was running.',
   INVALID_METADATA: 'Metadata is not a bounded JSON object of the accepted shape.',
   INVALID_MULTIPART: 'The multipart/form-data request is malformed.',
@@ -92,9 +94,11 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'MODEL_LOAD_FAILED':
     case 'STORE_CORRUPT':
     case 'NATIVE_MODULE_FAILED':
+    case 'QUEUE_AUTH_FAILED':
     case 'INTERNAL':
       return 500;
     case 'STORE_UNAVAILABLE':
+    case 'QUEUE_UNAVAILABLE':
       return 503;
     case 'STORAGE_FULL':
       return 507;

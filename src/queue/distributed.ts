@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { DEFAULT_MODEL, type Config } from '../config.js';
 import type { EmbedderOptions } from '../embed/registry.js';
-import { createError } from '../errors.js';
+import { ConnectionWatch, checkQueue, parseQueueUrl, redactUrl } from './redis.js';
 import { fileId, planChanges, vanished, type IndexFailure, type IndexProgress, type IndexReport, type IndexWarning } from '../ingest/folder.js';
 import { matchFolder, readMetadataFile, type MetadataFileOptions } from '../ingest/sidecar.js';
 import { walkImages } from '../ingest/walk.js';
@@ -15,7 +15,9 @@ import type { IndexSpec, Metadata, VectorType } from '../store/types.js';
  * any number of `runWorker` processes (on any machine that sees the files and the database) embed and write them.
  * Effects are idempotent upserts keyed by the file's path id, so a retried or duplicated job never creates
  * duplicates; a bad image is a failure in the job's result, not a job failure (no retry loop); a worker that
- * dies has its job taken over by another once its lock expires.
+ * dies has its job taken over by another once its lock expires. The Redis URL (password, ACL user, TLS), the fast
+ * failure on refused credentials and the reconnecting through an outage are `./redis.ts`'s. Jobs carry the database
+ * URL, password included: a reason more for a Redis with a password on a private network.
  */
 
 export const QUEUE_NAME = 'lookalike-ingest';
@@ -42,24 +44,8 @@ export interface IngestJobResult {
   readonly warnings?: IndexWarning[];
 }
 
-function connectionOf(url: string): { host: string; port: number; password?: string; db?: number; maxRetriesPerRequest: null } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw createError('INVALID_ARGUMENT', `--queue must be a redis:// URL (got "${url}").`, { field: 'queue' });
-  }
-  if (u.protocol !== 'redis:') throw createError('INVALID_ARGUMENT', `--queue must be a redis:// URL (got "${url}").`, { field: 'queue' });
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: Number(u.port || 6379),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
-    maxRetriesPerRequest: null,
-  };
-}
-
 export interface SubmitOptions {
+  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS): see `parseQueueUrl`. */
   readonly queue: string;
   readonly db: string;
   readonly collection: string;
@@ -85,6 +71,10 @@ export interface SubmitOptions {
   readonly jobSize?: number;
   readonly config?: Partial<Config>;
   readonly onProgress?: (p: IndexProgress) => void;
+  /** How long Redis may be unreachable at the start before `QUEUE_UNAVAILABLE` (default 10 s; a refused password fails at once). */
+  readonly connectTimeoutMs?: number;
+  /** Lines about the connection to Redis (lost, reconnected; the password never in them). Default: `console.warn`. */
+  readonly onConnection?: (line: string) => void;
 }
 
 /** The same counts as a local run's report, plus the number of jobs. */
@@ -95,7 +85,10 @@ export interface DistributedReport extends Omit<IndexReport, 'interrupted' | 'im
 /** Enqueue the changed files of `folder` and wait until workers have processed all of them. */
 export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedReport> {
   const started = performance.now();
-  const connection = connectionOf(opts.queue);
+  const target = parseQueueUrl(opts.queue);
+  // before anything is created: a wrong password or an unreachable Redis is an error now, not a hang later
+  await checkQueue(target, opts.connectTimeoutMs);
+  const connection = target.options;
   const table = opts.metadataFile ? await readMetadataFile(opts.metadataFile) : undefined;
   // the collection exists (created with its model) before any worker touches it
   const db = await openDatabase(opts.db, opts.config ?? {});
@@ -146,6 +139,9 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
   const size = opts.jobSize ?? 64;
   const queue = new Queue<IngestJobData, IngestJobResult>(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
+  const watch = new ConnectionWatch(target, opts.onConnection ?? ((line) => console.warn(line)));
+  watch.watch(queue, queue.getBackend());
+  watch.watch(events, events.getBackend());
   const total = { added: 0, updated: 0, unchanged, failures: [...walkProblems], warnings: [] as IndexWarning[] };
   const jobs = Math.ceil(todo.length / size);
   let finished = 0;
@@ -178,10 +174,13 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
       };
       events.on('completed', ({ jobId, returnvalue }) => onResult(jobId, (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as IngestJobResult));
       events.on('failed', ({ jobId, failedReason }) => {
-        void queue.getJob(jobId).then((job) => {
-          // only final failures count (retries in progress are not the end)
-          if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) onResult(jobId, undefined, failedReason);
-        });
+        queue.getJob(jobId).then(
+          (job) => {
+            // only final failures count (retries in progress are not the end)
+            if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) onResult(jobId, undefined, failedReason);
+          },
+          (e: unknown) => onResult(jobId, undefined, `${failedReason} (and its state could not be read: ${target.scrub(String(e))})`),
+        );
       });
       check();
     });
@@ -214,6 +213,7 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
       for (const k of r.skipped) total.warnings.push({ path: k.id, warning: `metadata not updated: with the new values it ${k.problem}` });
     }
   } finally {
+    watch.stop();
     await events.close();
     await queue.close();
     await db.close();
@@ -233,6 +233,7 @@ export async function submitIndexJobs(opts: SubmitOptions): Promise<DistributedR
 }
 
 export interface WorkerOptions {
+  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS): see `parseQueueUrl`. */
   readonly queue: string;
   /** Only serve jobs for this database (default: any). */
   readonly db?: string;
@@ -240,11 +241,20 @@ export interface WorkerOptions {
   readonly concurrency?: number;
   readonly config?: Partial<Config>;
   readonly log?: (line: string) => void;
+  /** How long Redis may be unreachable at the start before `QUEUE_UNAVAILABLE` (default 10 s; a refused password fails at once). */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Lines about the connection to Redis: lost (the worker keeps reconnecting, at most 2 s apart, for ever), still
+   * down every 30 s, reconnected; the password never in them. Default: `console.warn`.
+   */
+  readonly onConnection?: (line: string) => void;
 }
 
 /** Process ingest jobs until stopped; resolves with a `close` function. */
 export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Promise<void>; processed: () => number }> {
-  const connection = connectionOf(opts.queue);
+  const target = parseQueueUrl(opts.queue);
+  await checkQueue(target, opts.connectTimeoutMs);
+  const connection = target.options;
   const dbs = new Map<string, ReturnType<typeof openDatabase>>();
   const collections = new Map<string, Promise<Collection>>();
   let processed = 0;
@@ -252,7 +262,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Pro
     QUEUE_NAME,
     async (job: Job<IngestJobData, IngestJobResult>): Promise<IngestJobResult> => {
       const { data } = job;
-      if (opts.db && data.db !== opts.db) throw new Error(`job for database ${data.db}, this worker serves ${opts.db}`);
+      if (opts.db && data.db !== opts.db) throw new Error(`job for database ${redactUrl(data.db)}, this worker serves ${redactUrl(opts.db)}`);
       let dbp = dbs.get(data.db);
       if (!dbp) {
         dbp = openDatabase(data.db, opts.config ?? {});
@@ -286,10 +296,13 @@ export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Pro
     },
     { connection, concurrency: opts.concurrency ?? 1, lockDuration: 15_000, stalledInterval: 5_000, maxStalledCount: 5 },
   );
+  const watch = new ConnectionWatch(target, opts.onConnection ?? ((line) => console.warn(line)));
+  watch.watch(worker, worker.getBackend());
   await worker.waitUntilReady();
   return {
     processed: () => processed,
     close: async () => {
+      watch.stop();
       await worker.close();
       for (const c of collections.values()) await (await c.catch(() => undefined))?.close();
       for (const d of dbs.values()) await (await d.catch(() => undefined))?.close();

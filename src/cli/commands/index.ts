@@ -153,7 +153,7 @@ async function indexByQueue(dir: string, o: IndexCliOpts, out: Output, bar: Prog
       'the workers embed with their own: `lookalike worker --device … --threads …`.');
   }
   const { submitIndexJobs } = await import('../../queue/distributed.js');
-  const r = await submitIndexJobs(queueOptionsFrom(dir, o, bar.update));
+  const r = await submitIndexJobs({ ...queueOptionsFrom(dir, o, bar.update), onConnection: (line: string) => out.warn(line) });
   bar.stop();
   const { added, updated, unchanged, removed, failed, failures, warnings } = r;
   for (const f of failures) out.note(`skipped ${f.path}: ${f.error}`);

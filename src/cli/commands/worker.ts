@@ -14,7 +14,7 @@ export function registerWorker(program: Command): void {
   const cmd = program
     .command('worker')
     .description('process distributed index jobs from a Redis queue (see `index --queue`); run as many as you like')
-    .requiredOption('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379', nonEmpty('--queue'))
+    .requiredOption('--queue <url>', 'Redis URL: redis://[[user]:password@]host:port, or rediss://… for TLS (printed with the password as ***)', nonEmpty('--queue'))
     .option('--db <location>', 'only serve jobs for this store (default: any)', nonEmpty('--db'))
     .option('--concurrency <n>', 'jobs processed at once by this process (2 keeps decoding and inference overlapped)', positiveInt('--concurrency'), 2)
     .option('--quiet', 'no per-job log');
@@ -27,6 +27,7 @@ export function registerWorker(program: Command): void {
       concurrency: o.concurrency,
       config: configFrom(o),
       ...(o.quiet ? {} : { log: (line: string) => out.log(line) }),
+      onConnection: (line: string) => out.warn(line),
     });
     const queue = redactUrl(o.queue);
     const running = runUntilSignal(() => w.close(), out.json); // signal handlers before the start line: a stop right after it is clean
