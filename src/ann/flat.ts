@@ -7,11 +7,14 @@ interface KernelExports {
   dot1(q: number, data: number, n: number, stride: number, out: number): void;
   dot4(q: number, data: number, n: number, stride: number, out: number): void;
   dot_f16(q: number, data: number, n: number, stride: number, out: number): void;
-  dot_i8(q: number, data: number, n: number, stride: number, out: number): void;
+  dot_i8(q: number, data: number, n: number, stride: number, out: number, inv: number): void;
 }
 
 /** How vectors are held in memory: 4, 2 or 1 byte per dimension. */
 export type VectorEncoding = 'float32' | 'float16' | 'int8';
+
+/** 2^112: the float16 kernel reads each half as its value · 2^-112 (kernels.wat, dot_f16); the query makes up for it. */
+const HALF_SCALE = 2 ** 112;
 
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
@@ -74,6 +77,8 @@ export class FlatIndex implements VectorIndex {
   private readonly rowBytes: number;
   readonly encoding: VectorEncoding;
   private readonly scales: Float32Array | undefined;
+  /** int8: 1 / the factor the int16 query was scaled by (see writeQuery). */
+  private qInv = 1;
   private readonly wasm: KernelExports;
   private keys: Float64Array;
   private n = 0;
@@ -251,15 +256,27 @@ export class FlatIndex implements VectorIndex {
   private writeQuery(q: Float32Array, row: number): void {
     const v = this.f32();
     const o = (this.qOff >> 2) + row * this.stride;
-    if (this.scales) for (let i = 0; i < this.dimension; i++) v[o + i] = q[i]! * this.scales[i]!;
+    if (this.scales) {
+      // int8 rows: the query in int16 (dot_i8), scaled so that no row's integer sum can overflow 32 bits
+      let max = 0;
+      for (let i = 0; i < this.dimension; i++) max = Math.max(max, Math.abs(q[i]! * this.scales[i]!));
+      const s = max > 0 ? Math.min(32767, Math.floor((2 ** 31 - 1) / (127 * this.stride))) / max : 1;
+      const q16 = new Int16Array(this.wasm.memory.buffer, this.qOff + row * this.stride * 2, this.stride);
+      for (let i = 0; i < this.dimension; i++) q16[i] = Math.round(q[i]! * this.scales[i]! * s);
+      q16.fill(0, this.dimension);
+      this.qInv = 1 / s;
+      return;
+    }
+    if (this.encoding === 'float16') for (let i = 0; i < this.dimension; i++) v[o + i] = q[i]! * HALF_SCALE; // see dot_f16
     else v.set(q, o);
     v.fill(0, o + this.dimension, o + this.stride);
   }
 
   /** Scores of one query against every row, into the scores area. */
   private scan(): void {
-    const fn = this.encoding === 'float32' ? this.wasm.dot1 : this.encoding === 'float16' ? this.wasm.dot_f16 : this.wasm.dot_i8;
-    fn(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
+    const fn = this.encoding === 'float32' ? this.wasm.dot1 : this.wasm.dot_f16;
+    if (this.encoding === 'int8') this.wasm.dot_i8(this.qOff, this.dataOff, this.n, this.stride, this.outOff, this.qInv);
+    else fn(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
   }
 
   private static sqNorm(q: Float32Array): number {
