@@ -47,4 +47,39 @@ describe('float16 / int8 vectors (SIMD kernels)', () => {
     i8.remove(exact[0]![0]!.key);
     expect(i8.search(qs[0]!, 1)[0]!.key).not.toBe(exact[0]![0]!.key);
   });
+
+  // issue 18.2: the float16 kernel reads halves as value·2^-112 (the query carries 2^112); the int8 kernel works in
+  // integers against an int16 query scaled just below 32-bit overflow. Both must score what the stored codes say.
+  it('the kernels score exactly what the stored codes hold: float16 to 1e-5, int8 within its query rounding bound; no overflow at 2048-d', () => {
+    for (const d of [24, 512, 2048]) {
+      const vecs = randomUnitVectors(200, d, d);
+      // tiny components (subnormal halves) and zeros in some rows, a large component in another
+      vecs[3]!.fill(0, 0, d / 2);
+      vecs[4]!.forEach((_, i) => (vecs[4]![i] = i % 2 ? 3e-5 : -2e-6));
+      vecs[5]![0] = 0.99;
+      const scales = int8Scales(vecs, d);
+      const f16 = new FlatIndex(d, 8, 'ip', { encoding: 'float16' });
+      const i8 = new FlatIndex(d, 8, 'ip', { encoding: 'int8', int8Scales: scales });
+      const levels = Math.min(32767, Math.floor((2 ** 31 - 1) / (127 * Math.ceil(d / 16) * 16)));
+      vecs.forEach((v, i) => [f16, i8].forEach((ix) => ix.upsert(i, v)));
+      for (const q of [...randomUnitVectors(3, d, d + 1), Float32Array.from({ length: d }, (_, i) => (i % 3) - 1)]) {
+        // int8: the query is rounded to int16 steps of max|q·scale| / levels; the score can move by half a step per code
+        const qmax = Math.max(...q.map((x, i) => Math.abs(x * scales[i]!)));
+        for (const ix of [f16, i8]) {
+          const scores = ix.scoreAll(q);
+          ix.keysSnapshot().forEach((key, slot) => {
+            const row = ix.vector(key)!;
+            let want = 0;
+            let codes = 0;
+            for (let i = 0; i < d; i++) {
+              want += q[i]! * row[i]!;
+              codes += Math.abs(row[i]! / scales[i]!);
+            }
+            const tol = ix === f16 ? (key === 4 ? 1e-3 : 1e-5) * Math.max(1, Math.abs(want)) : (0.5 * qmax * codes) / levels + 1e-5;
+            expect(Math.abs(scores[slot]! - want), `d ${d}, key ${key}`).toBeLessThanOrEqual(tol);
+          });
+        }
+      }
+    }
+  });
 });
