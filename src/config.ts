@@ -29,6 +29,7 @@ export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import
  * | uploadsDir | `LOOKALIKE_UPLOADS` | where originals of uploaded images are kept when the store has no place of its own (PostgreSQL): `./lookalike-uploads`; the embedded store keeps them in `<db>/uploads` |
  * | storeRetryMs | `LOOKALIKE_STORE_RETRY_MS` | `30000`: how long transient errors of a server store (connection reset, restart, serialization failure, deadlock) are retried before `STORE_UNAVAILABLE` |
  * | readReplicas | `LOOKALIKE_READ_DB` (comma-separated URLs) | none: PostgreSQL streaming replicas that answer searches (writes go to `--db`) |
+ * | shards | `LOOKALIKE_SHARDS` (comma-separated URLs) | none: PostgreSQL servers new collections are hash-partitioned over (`--db` is the coordinator; docs/scale.md) |
  * | maxPixels | `LOOKALIKE_MAX_PIXELS` | `100000000` (decompression-bomb guard) |
  * | maxFileBytes | `LOOKALIKE_MAX_FILE_BYTES` | `268435456` (256 MiB) |
  */
@@ -48,6 +49,7 @@ export const ConfigSchema = z.object({
   uploadsDir: z.string().min(1),
   storeRetryMs: z.number().int().min(0),
   readReplicas: z.array(z.string().min(1)),
+  shards: z.array(z.string().min(1)),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -91,6 +93,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadsDir: path.resolve(env.LOOKALIKE_UPLOADS || 'lookalike-uploads'),
     storeRetryMs: envInt(env, 'LOOKALIKE_STORE_RETRY_MS', 30_000, 0),
     readReplicas: (env.LOOKALIKE_READ_DB ?? '').split(',').map((u) => u.trim()).filter(Boolean),
+    shards: (env.LOOKALIKE_SHARDS ?? '').split(',').map((u) => u.trim()).filter(Boolean),
   };
 }
 

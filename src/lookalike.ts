@@ -70,6 +70,7 @@ export class LookalikeDatabase {
       create: opts.create ?? true,
       retry: { timeoutMs: cfg.storeRetryMs },
       ...(cfg.readReplicas.length ? { readReplicas: cfg.readReplicas } : {}),
+      ...(cfg.shards.length ? { shards: cfg.shards } : {}),
     });
     return new LookalikeDatabase(store, cfg);
   }

@@ -101,6 +101,7 @@ export function storeOptions(cmd: Command, { collection = true }: { collection?:
   cmd.addOption(new Option('--db <location>', 'store: a directory, or postgres://… (env LOOKALIKE_DB)').default(DEFAULT_DB).argParser(nonEmpty('--db')));
   if (collection) cmd.addOption(new Option('-c, --collection <name>', 'collection name').default(DEFAULT_COLLECTION).argParser(nonEmpty('--collection')));
   cmd.addOption(new Option('--read-db <url>', 'PostgreSQL streaming replica that answers searches (repeatable; env LOOKALIKE_READ_DB)').argParser(collect('--read-db')));
+  cmd.addOption(new Option('--shard <url>', 'PostgreSQL shard server new collections are hash-partitioned over; --db is the coordinator (repeatable; env LOOKALIKE_SHARDS)').argParser(collect('--shard')));
   return jsonOption(cmd);
 }
 
@@ -110,6 +111,8 @@ export interface InferenceOpts {
   readonly batchSize?: number;
   /** `--read-db` (store options): PostgreSQL replicas for searches. */
   readonly readDb?: string[];
+  /** `--shard` (store options): PostgreSQL shard servers for new collections. */
+  readonly shard?: string[];
 }
 
 /** Where and how models run. */
@@ -123,6 +126,7 @@ export function inferenceOptions(cmd: Command): Command {
 export function configFrom(o: InferenceOpts): Partial<Config> {
   return {
     ...(o.readDb?.length ? { readReplicas: o.readDb } : {}),
+    ...(o.shard?.length ? { shards: o.shard } : {}),
     ...(o.device ? { device: o.device } : {}),
     ...(o.threads ? { threads: o.threads } : {}),
     ...(o.batchSize ? { batchSize: o.batchSize } : {}),

@@ -25,5 +25,8 @@ export async function openStore(location: string, opts: OpenStoreOptions = {}): 
   if (!opener) {
     throw createError('INVALID_ARGUMENT', `No store back-end for "${scheme}://" (${location}). Use a directory path for the embedded store.`, { field: 'db' });
   }
+  if (opts.shards?.length && scheme !== 'postgres' && scheme !== 'postgresql') {
+    throw createError('INVALID_ARGUMENT', `Shards (--shard, LOOKALIKE_SHARDS) need a PostgreSQL store as the coordinator; --db is ${location}.`, { field: 'shards' });
+  }
   return opener(location, opts);
 }

@@ -230,4 +230,10 @@ export interface OpenStoreOptions {
    * A replica's hits are confirmed on the primary, so an item deleted there is never returned (see docs/scale.md).
    */
   readonly readReplicas?: readonly string[];
+  /**
+   * PostgreSQL: shard servers (`postgres://user@host/db`, pgvector installed). New collections are hash-partitioned
+   * over them by id with native partitioning and postgres_fdw foreign partitions; the store's URL is the coordinator
+   * that every read and write goes through (see docs/scale.md, "Shards").
+   */
+  readonly shards?: readonly string[];
 }

@@ -1,7 +1,7 @@
 /** `export`, `import` and `copy`: collections moved between files and stores without re-embedding (src/transfer/). */
 import { Option, type Command } from 'commander';
 import type { TransferProgress } from '../../transfer/transfer.js';
-import { DEFAULT_COLLECTION, jsonOption, nonEmpty, storeOptions, type JsonOpts } from '../options.js';
+import { collect, DEFAULT_COLLECTION, jsonOption, nonEmpty, storeOptions, type JsonOpts } from '../options.js';
 import { CliError, Output } from '../output.js';
 import { progressBar, type ProgressBar } from '../shared.js';
 
@@ -9,6 +9,8 @@ interface TransferOpts extends JsonOpts {
   readonly db: string;
   readonly collection: string;
   readonly progress: boolean;
+  /** `--shard`: new collections are hash-partitioned over these PostgreSQL servers (env LOOKALIKE_SHARDS). */
+  readonly shard?: string[];
 }
 
 /** Transfer progress on the index progress bar (items instead of images). */
@@ -20,9 +22,11 @@ function onBar(bar: ProgressBar): (p: TransferProgress) => void {
   };
 }
 
-async function store(location: string, create: boolean) {
+async function store(location: string, create: boolean, shard?: string[]) {
   const { openStore } = await import('../../store/registry.js');
-  return openStore(location, { create });
+  const { resolveConfig } = await import('../../config.js');
+  const { shards } = resolveConfig(shard?.length ? { shards: shard } : {});
+  return openStore(location, { create, ...(shards.length ? { shards } : {}) });
 }
 
 export function registerTransfer(program: Command): void {
@@ -60,7 +64,7 @@ export function registerTransfer(program: Command): void {
       const { validateCollectionName } = await import('../../store/spec.js');
       validateCollectionName(o.collection);
       const source = await openImportSource(file);
-      const s = await store(o.db, true);
+      const s = await store(o.db, true, o.shard);
       const bar = await progressBar(o.progress && !o.json);
       try {
         const r = await importInto(s, o.collection, source, onBar(bar));
@@ -85,6 +89,7 @@ export function registerTransfer(program: Command): void {
       .requiredOption('--to <location>', 'target store (created when it is a directory that does not exist)', nonEmpty('--to'))
       .option('-c, --collection <name>', 'collection to copy', nonEmpty('--collection'), DEFAULT_COLLECTION)
       .option('--as <name>', 'its name in the target (default: the same)', nonEmpty('--as'))
+      .option('--shard <url>', 'PostgreSQL shard server the new target collection is hash-partitioned over; --to is the coordinator (repeatable; env LOOKALIKE_SHARDS)', collect('--shard'))
       .option('--no-progress', 'no progress bar'),
   ).action(async (o: Omit<TransferOpts, 'db'> & { from: string; to: string; as?: string }) => {
     const out = new Output(o.json === true);
@@ -93,7 +98,7 @@ export function registerTransfer(program: Command): void {
     let to: Awaited<ReturnType<typeof store>> | undefined;
     const bar = await progressBar(o.progress && !o.json);
     try {
-      to = await store(o.to, true);
+      to = await store(o.to, true, o.shard);
       const r = await copyCollection(from, to, o.collection, { ...(o.as ? { as: o.as } : {}), onProgress: onBar(bar) });
       bar.stop();
       if (!r.equal) {

@@ -14,11 +14,11 @@ export const PG_CAPABILITIES: StoreCapabilities = {
 };
 
 export const table = (cid: number): string => `lookalike_items_${cid}`;
-const vecLiteral = (v: Float32Array): string => `[${Array.from(v).join(',')}]`;
+export const vecLiteral = (v: Float32Array): string => `[${Array.from(v).join(',')}]`;
 const parseVec = (s: string): Float32Array => Float32Array.from(s.slice(1, -1).split(','), Number);
 export const columnType = (spec: Pick<CollectionSpec, 'vectorType' | 'dimension'>): string =>
   spec.vectorType === 'float16' ? `halfvec(${spec.dimension})` : `vector(${spec.dimension})`;
-const opsClass = (spec: CollectionSpec): string => (spec.vectorType === 'float16' ? 'halfvec_cosine_ops' : 'vector_cosine_ops');
+export const opsClass = (spec: Pick<CollectionSpec, 'vectorType'>): string => (spec.vectorType === 'float16' ? 'halfvec_cosine_ops' : 'vector_cosine_ops');
 
 export function hnswDdl(cid: number, spec: CollectionSpec, index: Extract<IndexSpec, { type: 'hnsw' }>): string {
   return `CREATE INDEX ${table(cid)}_hnsw ON ${table(cid)} USING hnsw (vector ${opsClass(spec)}) WITH (m = ${index.m}, ef_construction = ${index.efConstruction})`;
@@ -48,17 +48,17 @@ export class PgCollection implements StoreCollection {
   #next = 0;
 
   constructor(
-    private readonly db: RetryingPool,
-    private readonly cid: number,
-    private currentSpec: CollectionSpec,
-    private readonly replicas: readonly RetryingPool[] = [],
+    protected readonly db: RetryingPool,
+    protected readonly cid: number,
+    protected currentSpec: CollectionSpec,
+    protected readonly replicas: readonly RetryingPool[] = [],
   ) {}
 
   get spec(): CollectionSpec {
     return this.currentSpec;
   }
 
-  private get t(): string {
+  protected get t(): string {
     return table(this.cid);
   }
 
@@ -68,7 +68,7 @@ export class PgCollection implements StoreCollection {
    * statement — taking the row lock once, in one mode, so concurrent writers queue instead of deadlocking on a
    * shared lock they would later have to upgrade.
    */
-  private async write<T>(fn: (client: pg.PoolClient) => Promise<T>, opts: { bump: boolean } = { bump: true }): Promise<T> {
+  protected async write<T>(fn: (client: pg.PoolClient) => Promise<T>, opts: { bump: boolean } = { bump: true }): Promise<T> {
     try {
       return await this.db.tx(async (client) => {
         const alive = opts.bump
@@ -84,7 +84,7 @@ export class PgCollection implements StoreCollection {
   }
 
   /** Run a read; a table dropped meanwhile is `COLLECTION_CHANGED`. */
-  private async read<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  protected async read<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
       return await this.db.query<R>(sql, params);
     } catch (e) {
@@ -269,7 +269,7 @@ export class PgCollection implements StoreCollection {
    * returned from a replica that has not replayed the delete yet, and paths and metadata are the primary's. A replica
    * that cannot answer (down, or too far behind to have the collection's table) leaves the search to the primary.
    */
-  private async searchReplica<R extends { id: string; path: string | null; metadata: Metadata }>(
+  protected async searchReplica<R extends { id: string; path: string | null; metadata: Metadata }>(
     run: (db: RetryingPool) => Promise<R[]>,
     withMetadata: boolean,
   ): Promise<R[]> {

@@ -7,6 +7,7 @@ import { columnType, hnswDdl, PG_CAPABILITIES, PgCollection, table } from './col
 import { RetryingPool } from './pool.js';
 import { PgUploadStorage, UPLOADS_DDL } from './uploads.js';
 import { withRetry } from './retry.js';
+import { createShardedCollection, dropShardedCollection, openShardedCollection, parseShardUrl, shardedCollectionId, type ShardAddress } from './shards.js';
 
 const SCHEMA_VERSION = 2;
 
@@ -49,12 +50,15 @@ export class PostgresStore implements VectorStore {
     private readonly db: RetryingPool,
     /** Streaming replicas that answer searches (see `OpenStoreOptions.readReplicas`). */
     private readonly replicas: readonly RetryingPool[] = [],
+    /** Shard servers new collections are hash-partitioned over (see `OpenStoreOptions.shards`, shards.ts). */
+    private readonly shards: readonly ShardAddress[] = [],
   ) {
     this.uploads = new PgUploadStorage(db);
   }
 
   static async open(url: string, opts: OpenStoreOptions = {}): Promise<PostgresStore> {
     const where = redact(url);
+    const shards = (opts.shards ?? []).map(parseShardUrl);
     const policy = { timeoutMs: opts.retry?.timeoutMs ?? 30_000 };
     const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 10_000 });
     pool.on('error', () => {}); // idle client errors surface on the next query instead of crashing the process
@@ -70,7 +74,7 @@ export class PostgresStore implements VectorStore {
       p.on('error', () => {});
       return new RetryingPool(p, redact(u), policy);
     });
-    return new PostgresStore(where, new RetryingPool(pool, where, policy), replicas);
+    return new PostgresStore(where, new RetryingPool(pool, where, policy), replicas, shards);
   }
 
   private static async migrate(pool: pg.Pool, where: string, create: boolean): Promise<void> {
@@ -155,6 +159,10 @@ export class PostgresStore implements VectorStore {
     validateCollectionName(input.name, { companion: true });
     checkCapabilities(this.capabilities, input.index ?? { type: 'flat' }, input.vectorType, input.dimension);
     const spec: CollectionSpec = { ...input, uid: randomUUID(), createdAt: new Date().toISOString() };
+    if (this.shards.length) {
+      await createShardedCollection(this.db, spec, this.shards);
+      return this.getCollection(spec.name);
+    }
     try {
       await this.db.tx(async (client) => {
         const r = await client.query<{ cid: number }>('INSERT INTO lookalike_collections (name, spec) VALUES ($1, $2) RETURNING cid', [
@@ -188,7 +196,10 @@ export class PostgresStore implements VectorStore {
   }
 
   async getCollection(name: string): Promise<StoreCollection> {
-    const r = await this.db.query<{ cid: number; spec: unknown }>('SELECT cid, spec FROM lookalike_collections WHERE name = $1', [name]);
+    const r = await this.db.query<{ cid: number; spec: unknown; sharded: boolean | null }>(
+      `SELECT cid, spec, (SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass('lookalike_items_' || cid)) AS sharded FROM lookalike_collections WHERE name = $1`,
+      [name],
+    );
     const row = r.rows[0];
     if (!row) {
       const names = (await this.listCollections()).collections.map((c) => c.name);
@@ -198,10 +209,14 @@ export class PostgresStore implements VectorStore {
         { name },
       );
     }
-    return new PgCollection(this.db, row.cid, parseStoredSpec(JSON.stringify(row.spec), name), this.replicas);
+    const spec = parseStoredSpec(JSON.stringify(row.spec), name);
+    if (row.sharded) return openShardedCollection(this.db, row.cid, spec, this.replicas);
+    return new PgCollection(this.db, row.cid, spec, this.replicas);
   }
 
   async dropCollection(name: string): Promise<boolean> {
+    const sharded = await shardedCollectionId(this.db, name);
+    if (sharded !== undefined) return dropShardedCollection(this.db, name, sharded);
     return this.db.tx(async (client) => {
       const r = await client.query<{ cid: number }>('DELETE FROM lookalike_collections WHERE name = $1 RETURNING cid', [name]);
       if (!r.rows[0]) return false;
