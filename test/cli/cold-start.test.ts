@@ -55,6 +55,22 @@ describe('cold start: commands import only what they use', () => {
     }
   });
 
+  it('search --timings says where the time went (no model for an id query; the model apart from the search for an image)', async () => {
+    type T = { processAndModulesMs: number; storeOpenMs: number; modelLoadMs: number; searchMs: number; totalMs: number };
+    const byId = JSON.parse((await cli(['search', '--db', db, '-c', 'flowers', '--id', id, '--timings', '--json'])).stdout) as { timings: T; results: unknown[] };
+    expect(byId.results.length).toBeGreaterThan(0);
+    expect(byId.timings.modelLoadMs).toBeLessThan(5); // nothing to load
+    const img = path.join(SAMPLES, 'daisy', fs.readdirSync(path.join(SAMPLES, 'daisy')).sort()[2]!);
+    const byImage = JSON.parse((await cli(['search', '--db', db, '-c', 'flowers', '--image', img, '--timings', '--json'])).stdout) as { timings: T };
+    for (const t of [byId.timings, byImage.timings]) {
+      for (const v of Object.values(t)) expect(v).toBeGreaterThanOrEqual(0);
+      expect(t.totalMs).toBeCloseTo(t.processAndModulesMs + t.storeOpenMs + t.modelLoadMs + t.searchMs, 0);
+    }
+    expect(byImage.timings.modelLoadMs).toBeGreaterThan(0);
+    const text = await cli(['search', '--db', db, '-c', 'flowers', '--id', id, '--timings']);
+    expect(text.stderr).toMatch(/^timings: [\d.]+ ms Node\.js start \+ modules, [\d.]+ ms store open, [\d.]+ ms model load, [\d.]+ ms search; [\d.]+ ms from process start$/m);
+  });
+
   it('the hook does see them when a command needs them (search by image loads sharp)', async () => {
     const img = path.join(SAMPLES, 'daisy', fs.readdirSync(path.join(SAMPLES, 'daisy')).sort()[1]!);
     const { packages } = await importsOf(['search', '--db', db, '-c', 'flowers', '--image', img, '-k', '3', '--json']);

@@ -23,6 +23,7 @@ import type { Reranker } from '../../tune/rerank.js';
 import { parseRerank } from './tune.js';
 
 interface SearchCliOpts extends StoreOpts, InferenceOpts {
+  readonly timings?: boolean;
   readonly image: string[];
   readonly text: string[];
   readonly id: string[];
@@ -115,14 +116,20 @@ export function registerSearch(program: Command): void {
     .option('--min-score <x>', 'drop results scoring below this', finiteNumber('--min-score'))
     .option('--min-confidence <c>', 'collections with calibrated scores (tune --calibrate): drop results less sure than this, e.g. 0.99', finiteNumber('--min-confidence'))
     .option('--rerank <method>', 'query expansion / re-ranking of the top hits: aqe, alpha-qe or diffusion (docs/tuning.md)', parseRerank)
+    .option('--timings', 'print where the time went: process start and module loading, store open, model load, search (stderr; "timings" with --json)')
     .option('--where <expr>', "metadata filter (repeatable; all must match): key=value, key!=value, 'year>=2012', 'taken:2019-01-01..2019-12-31', 'season in Summer,Fall', 'lens exists', near=48.85,2.35,10km", collect('--where'), [])
     .option('-m, --model <model>', 'check the collection was built with this model', nonEmpty('--model'));
   inferenceOptions(queryKnobOptions(cmd)).action(async (words: string[], o: SearchCliOpts) => {
     const out = new Output(o.json === true);
     const query = queryFrom(words, o);
     const where = parseWhere(o.where);
+    // performance.now() counts from the process's start: up to here, Node.js itself and the CLI's modules
+    const marks = { started: performance.now(), opened: 0, modelLoaded: 0, searched: 0 };
     const hits = await withCollection(o, async (col) => {
+      marks.opened = performance.now();
       if (o.model) await col.useModel(o.model);
+      if (o.timings && embeds(query)) await col.warmUp(); // timed apart from the search
+      marks.modelLoaded = performance.now();
       return col.search(query, {
         k: o.k,
         ...(o.offset > 0 ? { offset: o.offset } : {}),
@@ -135,8 +142,17 @@ export function registerSearch(program: Command): void {
         ...queryKnobsFrom(o),
       });
     });
+    marks.searched = performance.now();
+    const timings = o.timings ? timingsOf(marks) : undefined;
+    if (timings && !out.json) {
+      process.stderr.write(
+        `timings: ${timings.processAndModulesMs} ms Node.js start + modules, ${timings.storeOpenMs} ms store open, ${timings.modelLoadMs} ms model load, ` +
+          `${timings.searchMs} ms search; ${timings.totalMs} ms from process start\n`,
+      );
+    }
     out.result(
       {
+        ...(timings && out.json ? { timings } : {}),
         results: hits.map(({ id, path, score, confidence, metadata, tile, folded }) => ({
           id,
           path,
@@ -160,6 +176,23 @@ export function registerSearch(program: Command): void {
       },
     );
   });
+}
+
+/** Whether answering `q` embeds something (an image, a text or a crop), i.e. needs the model. */
+function embeds(q: Query): boolean {
+  const terms = 'positive' in q ? [...q.positive, ...(q.negative ?? [])] : [q];
+  return terms.some((t) => 'image' in t || 'text' in t || ('crop' in t && t.crop !== undefined));
+}
+
+function timingsOf(m: { started: number; opened: number; modelLoaded: number; searched: number }) {
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return {
+    processAndModulesMs: r(m.started),
+    storeOpenMs: r(m.opened - m.started),
+    modelLoadMs: r(m.modelLoaded - m.opened),
+    searchMs: r(m.searched - m.modelLoaded),
+    totalMs: r(m.searched),
+  };
 }
 
 function queryFrom(words: readonly string[], o: SearchCliOpts): Query {
