@@ -55,7 +55,7 @@ export function hubFileUrl(endpoint: string, id: string, file: string, revision 
  * options — `cache_dir`, `local_files_only` — carry what differs between calls).
  */
 /** transformers.js, loaded on first use (it takes a noticeable part of a second to import: only CLIP needs it). */
-export async function transformers(): Promise<typeof import('@huggingface/transformers')> {
+async function transformers(): Promise<typeof import('@huggingface/transformers')> {
   return import('@huggingface/transformers');
 }
 
