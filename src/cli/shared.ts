@@ -99,14 +99,4 @@ export async function runUntilSignal(close: () => Promise<void>, json: boolean):
   return new Promise<never>(() => {});
 }
 
-/** A URL fit to print: the password (Redis, PostgreSQL) replaced by `***`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.password) return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+export { redactUrl } from '../util/redact.js';

@@ -2,6 +2,9 @@ import net from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { createError, reasonOf, type LookalikeError } from '../errors.js';
+import { redactUrl } from '../util/redact.js';
+
+export { redactUrl };
 
 /**
  * The queue's Redis, from its URL: `redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for TLS.
@@ -44,17 +47,6 @@ export function reconnectDelay(times: number): number {
   return Math.min(times * 100, 2000);
 }
 
-/** A URL with its password replaced by `***` (also for strings that do not parse as URLs). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.password) return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#]*@/i, '$1***@');
-  }
-}
 
 export function parseQueueUrl(url: string): QueueTarget {
   const redacted = redactUrl(url);

@@ -22,6 +22,7 @@ import { postgresWhere } from '../where-sql.js';
 import { columnType, opsClass, PG_CAPABILITIES, PgCollection, table, vecLiteral } from './collection.js';
 import { changedError, isUndefinedTable, type RetryingPool } from './pool.js';
 import { isTransient } from './retry.js';
+import { redactUrl } from '../../util/redact.js';
 
 /** How one shard is reached: libpq keywords of its foreign server and of the user mapping. */
 export interface ShardAddress {
@@ -46,7 +47,7 @@ const describe = (server: Readonly<Record<string, string>>, user: string | undef
 
 /** A shard URL (`postgres://user[:password]@host[:port]/db[?sslmode=…]`) as the keywords of a foreign server and user mapping. */
 export function parseShardUrl(url: string): ShardAddress {
-  const hidden = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  const hidden = redactUrl(url);
   let u: URL;
   try {
     u = new URL(url);

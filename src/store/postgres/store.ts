@@ -7,6 +7,7 @@ import { columnType, hnswDdl, PG_CAPABILITIES, PgCollection, table } from './col
 import { RetryingPool } from './pool.js';
 import { PgUploadStorage, UPLOADS_DDL } from './uploads.js';
 import { withRetry } from './retry.js';
+import { redactUrl } from '../../util/redact.js';
 import { createShardedCollection, dropShardedCollection, openShardedCollection, parseShardUrl, shardedCollectionId, type ShardAddress } from './shards.js';
 
 const SCHEMA_VERSION = 2;
@@ -26,9 +27,6 @@ const MIGRATIONS: Record<number, string> = {
 };
 
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}
 
 const isSqlState = (e: unknown): boolean => typeof (e as { code?: unknown } | null)?.code === 'string' && (e as { code: string }).code.length === 5;
 
@@ -57,7 +55,7 @@ export class PostgresStore implements VectorStore {
   }
 
   static async open(url: string, opts: OpenStoreOptions = {}): Promise<PostgresStore> {
-    const where = redact(url);
+    const where = redactUrl(url);
     const shards = (opts.shards ?? []).map(parseShardUrl);
     const policy = { timeoutMs: opts.retry?.timeoutMs ?? 30_000 };
     const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 10_000 });
@@ -72,7 +70,7 @@ export class PostgresStore implements VectorStore {
     const replicas = (opts.readReplicas ?? []).map((u) => {
       const p = new pg.Pool({ connectionString: u, max: 8, connectionTimeoutMillis: 10_000 });
       p.on('error', () => {});
-      return new RetryingPool(p, redact(u), policy);
+      return new RetryingPool(p, redactUrl(u), policy);
     });
     return new PostgresStore(where, new RetryingPool(pool, where, policy), replicas, shards);
   }
