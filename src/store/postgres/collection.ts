@@ -20,9 +20,43 @@ export const columnType = (spec: Pick<CollectionSpec, 'vectorType' | 'dimension'
   spec.vectorType === 'float16' ? `halfvec(${spec.dimension})` : `vector(${spec.dimension})`;
 export const opsClass = (spec: Pick<CollectionSpec, 'vectorType'>): string => (spec.vectorType === 'float16' ? 'halfvec_cosine_ops' : 'vector_cosine_ops');
 
-export function hnswDdl(cid: number, spec: CollectionSpec, index: Extract<IndexSpec, { type: 'hnsw' }>): string {
-  return `CREATE INDEX ${table(cid)}_hnsw ON ${table(cid)} USING hnsw (vector ${opsClass(spec)}) WITH (m = ${index.m}, ef_construction = ${index.efConstruction})`;
+/** The HNSW index `<name>_hnsw` of a collection's table `on` (its own table, or a shard's). */
+export function hnswDdl(cid: number | string, spec: CollectionSpec, index: Extract<IndexSpec, { type: 'hnsw' }>, on = typeof cid === 'number' ? table(cid) : cid): string {
+  const name = typeof cid === 'number' ? table(cid) : cid;
+  return `CREATE INDEX ${name}_hnsw ON ${on} USING hnsw (vector ${opsClass(spec)}) WITH (m = ${index.m}, ef_construction = ${index.efConstruction})`;
 }
+
+/**
+ * The items table of a collection, one definition for every form: a plain table (`rid` from a sequence, both keys
+ * unique), a shard's table (`rid` given by the coordinator, both keys unique there), and the partitioned parent on
+ * a coordinator (no keys: its partitions are foreign tables, which cannot have them; each shard enforces its own).
+ */
+export function itemsTableDdl(name: string, spec: Pick<CollectionSpec, 'vectorType' | 'dimension'>, form: 'plain' | 'shard' | 'parent'): string {
+  const keys = {
+    plain: 'rid BIGSERIAL PRIMARY KEY,\n  id TEXT NOT NULL UNIQUE',
+    shard: 'rid BIGINT PRIMARY KEY,\n  id TEXT NOT NULL UNIQUE',
+    parent: 'rid BIGSERIAL NOT NULL,\n  id TEXT NOT NULL',
+  }[form];
+  return `CREATE TABLE ${name} (
+  ${keys},
+  path TEXT,
+  content_hash TEXT,
+  size BIGINT,
+  mtime_ms DOUBLE PRECISION,
+  width INTEGER,
+  height INTEGER,
+  metadata JSONB NOT NULL DEFAULT '{}',
+  vector ${columnType(spec)} NOT NULL,
+  updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)${form === 'parent' ? ' PARTITION BY HASH (id)' : ''}`;
+}
+
+/** The secondary indexes of an items table (paths, metadata filters, date-taken ranges). */
+export const itemsIndexDdl = (name: string): string[] => [
+  `CREATE INDEX ON ${name} (path)`,
+  `CREATE INDEX ON ${name} USING gin (metadata jsonb_path_ops)`, // equality / in filters
+  `CREATE INDEX ON ${name} (((metadata ->> 'taken') COLLATE "C"))`, // date-taken ranges
+];
 
 interface Row {
   id: string;

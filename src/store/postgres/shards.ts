@@ -19,7 +19,7 @@ import { createError, isLookalikeError, reasonOf } from '../../errors.js';
 import { checkCapabilities, checkVector, CollectionSpecSchema } from '../spec.js';
 import type { CollectionSpec, Hit, IndexSpec, ItemInput, Metadata, UpsertResult, VectorSearchOptions, VectorType } from '../types.js';
 import { postgresWhere } from '../where-sql.js';
-import { columnType, opsClass, PG_CAPABILITIES, PgCollection, table, vecLiteral } from './collection.js';
+import { columnType, hnswDdl, itemsIndexDdl, itemsTableDdl, PG_CAPABILITIES, PgCollection, table, vecLiteral } from './collection.js';
 import { changedError, isUndefinedTable, type RetryingPool } from './pool.js';
 import { isTransient } from './retry.js';
 import { redactUrl } from '../../util/redact.js';
@@ -120,31 +120,15 @@ const serverName = (cid: number, i: number): string => `lookalike_${cid}_s${i}`;
 const partitionName = (cid: number, i: number): string => `${table(cid)}_p${i}`;
 
 /** The HNSW index `<table>_hnsw` of a shard's table (`on`: the table, schema-qualified or not). */
-function hnswOn(name: string, on: string, spec: CollectionSpec, index: Extract<IndexSpec, { type: 'hnsw' }>): string {
-  return `CREATE INDEX ${name}_hnsw ON ${on} USING hnsw (vector ${opsClass(spec)}) WITH (m = ${index.m}, ef_construction = ${index.efConstruction})`;
-}
+const hnswOn = (name: string, on: string, spec: CollectionSpec, index: Extract<IndexSpec, { type: 'hnsw' }>): string => hnswDdl(name, spec, index, on);
 
 /** The real table of one partition, on its shard: the columns of the PostgreSQL store's items table and its indexes. */
 async function createRemoteTable(c: pg.Client, name: string, spec: CollectionSpec): Promise<string> {
   await c.query('CREATE EXTENSION IF NOT EXISTS vector');
   await c.query('BEGIN');
   try {
-    await c.query(`CREATE TABLE ${name} (
-      rid BIGINT PRIMARY KEY,
-      id TEXT NOT NULL UNIQUE,
-      path TEXT,
-      content_hash TEXT,
-      size BIGINT,
-      mtime_ms DOUBLE PRECISION,
-      width INTEGER,
-      height INTEGER,
-      metadata JSONB NOT NULL DEFAULT '{}',
-      vector ${columnType(spec)} NOT NULL,
-      updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
-    )`);
-    await c.query(`CREATE INDEX ON ${name} (path)`);
-    await c.query(`CREATE INDEX ON ${name} USING gin (metadata jsonb_path_ops)`);
-    await c.query(`CREATE INDEX ON ${name} (((metadata ->> 'taken') COLLATE "C"))`);
+    await c.query(itemsTableDdl(name, spec, 'shard'));
+    for (const ddl of itemsIndexDdl(name)) await c.query(ddl);
     if (spec.index?.type === 'hnsw') await c.query(hnswOn(name, name, spec, spec.index));
     const schema = (await c.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s;
     await c.query('COMMIT');
@@ -194,19 +178,7 @@ export async function createShardedCollection(db: RetryingPool, spec: Collection
   try {
     await db.tx(async (client) => {
       const cid = (await client.query<{ cid: number }>('INSERT INTO lookalike_collections (name, spec) VALUES ($1, $2) RETURNING cid', [spec.name, JSON.stringify(spec)])).rows[0]!.cid;
-      await client.query(`CREATE TABLE ${table(cid)} (
-        rid BIGSERIAL NOT NULL,
-        id TEXT NOT NULL,
-        path TEXT,
-        content_hash TEXT,
-        size BIGINT,
-        mtime_ms DOUBLE PRECISION,
-        width INTEGER,
-        height INTEGER,
-        metadata JSONB NOT NULL DEFAULT '{}',
-        vector ${columnType(spec)} NOT NULL,
-        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
-      ) PARTITION BY HASH (id)`);
+      await client.query(itemsTableDdl(table(cid), spec, 'parent'));
       for (const [i, shard] of shards.entries()) {
         const options = {
           ...shard.server,

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { createError, reasonOf } from '../../errors.js';
 import { checkCapabilities, parseStoredSpec, validateCollectionName } from '../spec.js';
 import type { BrokenCollection, CollectionSpec, OpenStoreOptions, StoreCollection, VectorStore } from '../types.js';
-import { columnType, hnswDdl, PG_CAPABILITIES, PgCollection, table } from './collection.js';
+import { hnswDdl, itemsIndexDdl, itemsTableDdl, PG_CAPABILITIES, PgCollection, table } from './collection.js';
 import { RetryingPool } from './pool.js';
 import { PgUploadStorage, UPLOADS_DDL } from './uploads.js';
 import { withRetry } from './retry.js';
@@ -168,22 +168,8 @@ export class PostgresStore implements VectorStore {
           JSON.stringify(spec),
         ]);
         const cid = r.rows[0]!.cid;
-        await client.query(`CREATE TABLE ${table(cid)} (
-          rid BIGSERIAL PRIMARY KEY,
-          id TEXT NOT NULL UNIQUE,
-          path TEXT,
-          content_hash TEXT,
-          size BIGINT,
-          mtime_ms DOUBLE PRECISION,
-          width INTEGER,
-          height INTEGER,
-          metadata JSONB NOT NULL DEFAULT '{}',
-          vector ${columnType(spec)} NOT NULL,
-          updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
-        )`);
-        await client.query(`CREATE INDEX ON ${table(cid)} (path)`);
-        await client.query(`CREATE INDEX ON ${table(cid)} USING gin (metadata jsonb_path_ops)`); // equality / in filters
-        await client.query(`CREATE INDEX ON ${table(cid)} (((metadata ->> 'taken') COLLATE "C"))`); // date-taken ranges
+        await client.query(itemsTableDdl(table(cid), spec, 'plain'));
+        for (const ddl of itemsIndexDdl(table(cid))) await client.query(ddl);
         if (spec.index?.type === 'hnsw') await client.query(hnswDdl(cid, spec, spec.index));
       });
     } catch (e) {
