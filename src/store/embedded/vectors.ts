@@ -82,8 +82,10 @@ export class CollectionVectors {
     // memory-mapped and answers alone; the vector cache is built only when something needs it (exact or filtered
     // scans, a rebuild) — cold start at a million vectors is then the graph's mapping, not a read of every vector.
     if (index.type === 'hnsw') {
+      // the graph was saved with the store generation it reflects, and every write moves the generation on: equal
+      // generations mean the same items (no count(*) over the rows — 0.1 s at a million on a cold cache)
       const mapped = HnswIndex.load(this.files, this.spec().dimension, index, this.source.generation(), this.quantization);
-      if (mapped && mapped.size === this.source.count()) {
+      if (mapped) {
         this.ann = mapped;
         this.reused.graph = true;
         this.version = dataVersion;
