@@ -145,7 +145,9 @@ export class Collection {
     const watcher = import('./ingest/watch.js').then(({ watchFolder }) =>
       watchFolder(this.#store, () => this.embedder(), folder, { ...this.ingestDefaults(), ...opts, afterSync: (r) => this.#relearnAfter(r) }),
     );
-    return { ready: watcher.then((w) => w.ready), idle: async () => (await watcher).idle(), close: async () => (await watcher).close() };
+    const ready = watcher.then((w) => w.ready);
+    ready.catch(() => {}); // as the watcher's own `ready`: failures reach `onError`; awaiting `ready` is optional
+    return { ready, idle: async () => (await watcher).idle(), close: async () => (await watcher).close() };
   }
 
   /** After a write: re-learn the tuning if the collection has outgrown it (`TuneOptions.relearnGrowth`). */
