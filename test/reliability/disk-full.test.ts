@@ -1,5 +1,5 @@
 /**
- * RELIABILITY: the disk fills up during an ingest (a 700 kB tmpfs; needs root to mount, as in CI): a clear
+ * RELIABILITY: the disk fills up during an ingest (a 1.4 MB tmpfs — room for the empty store with its 32 KiB pages and a few batches; needs root to mount, as in CI): a clear
  * STORAGE_FULL error, no corruption, everything committed before is kept, and the run completes once there is room.
  */
 import Database from 'better-sqlite3';
@@ -17,7 +17,7 @@ describe('disk full', () => {
   it('reports STORAGE_FULL, keeps what was committed, and resumes when space is back', async () => {
     if (process.getuid?.() !== 0) throw new Error('this scenario mounts a small tmpfs: run it as root (CI does)');
     const mnt = tmpDir('lookalike-tinyfs-');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=700k', 'tmpfs', mnt]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1400k', 'tmpfs', mnt]);
     try {
       const db = path.join(mnt, 'db');
       const args = [CLI, 'index', SAMPLES, '--db', db, '-c', 'f', '--model', 'mobilenet-v1', '--json'];
