@@ -14,13 +14,13 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { cifarSubset, CLI, freshPostgresDb, tmpDir } from '../helpers.js';
+import { freePort } from '../setup/postgres.js';
 
 const PASSWORD = 'secret';
 const ACL_USER = 'ingest';
@@ -60,16 +60,6 @@ function redisServerBinary(): string {
   return bin;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface RedisServer {
   readonly port: number;

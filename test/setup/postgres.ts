@@ -14,7 +14,8 @@ import type { TestProject } from 'vitest/node';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (for servers the tests start). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {

@@ -287,7 +287,18 @@ export class PgCollection implements StoreCollection {
         }
         return (await client.query<Row>(sql, params)).rows;
       });
-    let rows: Row[];
+    return this.runSearch(run, opts);
+  }
+
+  /**
+   * Run a search's SQL (`run`, on the primary or a replica) and turn its rows into hits at or above `minScore`; a
+   * table dropped meanwhile is COLLECTION_CHANGED.
+   */
+  protected async runSearch(
+    run: (db: RetryingPool) => Promise<{ id: string; path: string | null; metadata: Metadata; score: number }[]>,
+    opts: VectorSearchOptions,
+  ): Promise<Hit[]> {
+    let rows: Awaited<ReturnType<typeof run>>;
     try {
       rows = this.replicas.length ? await this.searchReplica(run, opts.includeMetadata !== false) : await run(this.db);
     } catch (e) {

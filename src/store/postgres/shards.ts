@@ -434,15 +434,7 @@ export class ShardedPgCollection extends PgCollection {
         await planForShards(client);
         return (await client.query<SearchRow>(sql, params)).rows;
       });
-    let rows: SearchRow[];
-    try {
-      rows = this.replicas.length ? await this.searchReplica(run, opts.includeMetadata !== false) : await run(this.db);
-    } catch (e) {
-      if (isUndefinedTable(e)) throw changedError(this.spec.name, e);
-      throw e;
-    }
-    const min = opts.minScore ?? -Infinity;
-    return rows.filter((x) => x.score >= min).map((x) => ({ id: x.id, path: x.path, score: x.score, metadata: x.metadata }));
+    return this.runSearch(run, opts);
   }
 
   /** `EXPLAIN (VERBOSE[, ANALYZE])` of the SQL `search` runs, as text (what each shard is sent, and how the coordinator combines). */
