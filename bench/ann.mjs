@@ -4,7 +4,9 @@
 //
 // 1. Exact search at memory speed: lookalike's FlatIndex (WebAssembly SIMD kernel) on synthetic clustered float32
 //    vectors, next to a native memory-bandwidth baseline measured in the same run (TypedArray.prototype.set copying
-//    the same bytes: memcpy) and a plain JavaScript dot-product loop. Also batched (four queries per pass) search.
+//    the same bytes: memcpy) and a plain JavaScript dot-product loop. Also batched (four queries per pass) search,
+//    the scan split over all cores (worker threads, src/ann/scan-pool.ts) next to usearch's native multi-threaded
+//    `exactSearch` on the same vectors, and float16 / int8 rows next to float32 (one thread and all cores).
 // 2. HNSW: lookalike's HnswIndex (usearch) and hnswlib-node (the peer) with the same M / efConstruction / ef on
 //    real vector sets — ../shared/datasets/bigann10k (128-d SIFT, ground truth included) and Fashion-MNIST 784-d
 //    (Debian package dataset-fashion-mnist; ground truth = exact search) — one query at a time, one thread:
@@ -22,6 +24,7 @@ import { DerivedFiles } from '../dist/ann/files.js';
 import { IvfIndex } from '../dist/ann/ivf.js';
 import { RandomProjection } from '../dist/ann/projection.js';
 import { TopK } from '../dist/ann/kernels.js';
+import { configureSearchThreads, scanPoolStats } from '../dist/ann/scan-pool.js';
 
 const { values } = parseArgs({
   options: {
@@ -86,15 +89,37 @@ function jsDot(q, data, n, d, out) {
 }
 
 const results = [];
+const cores = os.availableParallelism();
+const usearchExact = createRequire(import.meta.url)('usearch');
+/** Mean ms of `fn` with the scan on `threads` threads; with more than one, first until the workers take parts. */
+async function timeThreads(threads, fn, reps) {
+  configureSearchThreads(threads);
+  if (threads > 1) {
+    const before = scanPoolStats().workerParts;
+    for (let i = 0; i < 200 && scanPoolStats().workerParts === before; i++) {
+      fn();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  const ms = time(fn, reps);
+  configureSearchThreads(1);
+  return ms;
+}
+configureSearchThreads(1); // "one thread" rows; timeThreads switches to all cores where measured
 for (const n of values.only === 'hnsw' ? [] : values.sizes.split(',').map(Number)) {
   log(`generating ${n} x ${d} clustered vectors…`);
   const data = clustered(n, d);
+  configureSearchThreads(cores);
   const index = new FlatIndex(d, n);
+  configureSearchThreads(1);
   for (let i = 0; i < n; i++) index.upsert(i, data.subarray(i * d, (i + 1) * d));
   const bytes = n * index.stride * 4;
   const queries = Array.from({ length: Number(values.queries) }, (_, i) => data.slice(((i * 7919) % n) * d, ((i * 7919) % n) * d + d));
   let qi = 0;
+  // built with all cores configured, so its rows live in shared memory; measured first on one thread, then on all
   const single = time(() => index.search(queries[qi++ % queries.length], 10), queries.length);
+  const allCores = await timeThreads(cores, () => index.search(queries[qi++ % queries.length], 10), queries.length);
+  const native = time(() => usearchExact.exactSearch(data, queries[qi++ % queries.length], d, 10, usearchExact.MetricKind.IP, cores), Math.min(10, queries.length));
   const copyDst = new Float32Array(n * d);
   const memcpy = time(() => copyDst.set(data), 5);
   const scores = new Float32Array(n);
@@ -110,6 +135,12 @@ for (const n of values.only === 'hnsw' ? [] : values.sizes.split(',').map(Number
     memcpyGBps: +((n * d * 4) / memcpy / 1e6).toFixed(2),
     plainJsGBps: +((n * d * 4) / js / 1e6).toFixed(2),
     batchedPerQueryMs: +batch.toFixed(3),
+    threads: cores,
+    allCoresMs: +allCores.toFixed(2),
+    allCoresGBps: +(bytes / allCores / 1e6).toFixed(2),
+    threadSpeedup: +(single / allCores).toFixed(2),
+    usearchExactMs: +native.toFixed(2),
+    ratioToUsearchExact: +(native / allCores).toFixed(2),
   };
   // compact vectors: recall@10 against float32 exact, with and without re-scoring 40 candidates in float32
   if (n <= 200_000) {
@@ -183,11 +214,21 @@ for (const n of values.only === 'hnsw' ? [] : values.sizes.split(',').map(Number
       d,
     );
     r.compact = { float32: { bytesPerVector: index.bytesPerVector, msPerQuery: +single.toFixed(2) } };
+    r.compact.float32.msPerQueryAllCores = r.allCoresMs;
     for (const encoding of ['float16', 'int8']) {
+      configureSearchThreads(cores);
       const ix = new FlatIndex(d, n, 'ip', { encoding, ...(encoding === 'int8' ? { int8Scales: scales } : {}) });
+      configureSearchThreads(1);
       for (let i = 0; i < n; i++) ix.upsert(i, data.subarray(i * d, (i + 1) * d));
-      const ms = time(() => ix.search(queries[0], 10), Number(values.queries));
-      r.compact[encoding] = { bytesPerVector: ix.bytesPerVector, msPerQuery: +ms.toFixed(2), speedupOverFloat32: +(single / ms).toFixed(2) };
+      const ms = time(() => ix.search(queries[qi++ % queries.length], 10), Number(values.queries));
+      const msAll = await timeThreads(cores, () => ix.search(queries[qi++ % queries.length], 10), Number(values.queries));
+      r.compact[encoding] = {
+        bytesPerVector: ix.bytesPerVector,
+        msPerQuery: +ms.toFixed(2),
+        speedupOverFloat32: +(single / ms).toFixed(2),
+        msPerQueryAllCores: +msAll.toFixed(2),
+        speedupOverFloat32AllCores: +(allCores / msAll).toFixed(2),
+      };
     }
     log(`  compact vectors: ${JSON.stringify(r.compact)}`);
   }
@@ -197,7 +238,8 @@ for (const n of values.only === 'hnsw' ? [] : values.sizes.split(',').map(Number
   results.push(r);
   log(
     `${n} x ${d}: one query ${r.singleQueryMs} ms = ${r.singleQueryGBps} GB/s | memcpy ${r.memcpyGBps} GB/s | plain JS loop ${r.plainJsGBps} GB/s` +
-      ` | ratio to memcpy ${r.ratioToMemcpy}, to JS ${r.ratioToPlainJs} | batched ${r.batchedPerQueryMs} ms/query (${r.batchSpeedup}x)`,
+      ` | ratio to memcpy ${r.ratioToMemcpy}, to JS ${r.ratioToPlainJs} | batched ${r.batchedPerQueryMs} ms/query (${r.batchSpeedup}x)` +
+      ` | ${cores} threads ${r.allCoresMs} ms (${r.threadSpeedup}x), usearch exactSearch ${r.usearchExactMs} ms (ours ${r.ratioToUsearchExact}x as fast)`,
   );
 }
 
@@ -427,12 +469,19 @@ else {
       `${String(r.vectors).padEnd(9)}  ${String(r.dim).padEnd(4)}  ${String(r.singleQueryMs).padStart(8)}  ${String(r.singleQueryGBps).padStart(5)}  ${String(r.memcpyGBps).padStart(11)}  ${String(r.plainJsGBps).padStart(14)}  ${String(r.ratioToMemcpy).padStart(7)}  ${String(r.ratioToPlainJs).padStart(4)}  ${String(r.batchedPerQueryMs).padStart(16)}  ${String(r.batchSpeedup).padStart(13)}`,
     );
   }
+  console.log(`\nexact search on all ${cores} cores (worker threads sharing the rows) next to usearch's native exactSearch (${cores} threads), float32, one query`);
+  console.log('vectors    dim   one thread ms   all cores ms   GB/s    speedup   usearch exactSearch ms   usearch ÷ ours (≥ 1: ours faster)');
+  for (const r of results) {
+    console.log(
+      `${String(r.vectors).padEnd(9)}  ${String(r.dim).padEnd(4)}  ${String(r.singleQueryMs).padStart(13)}  ${String(r.allCoresMs).padStart(12)}  ${String(r.allCoresGBps).padStart(6)}  ${String(r.threadSpeedup).padStart(7)}  ${String(r.usearchExactMs).padStart(22)}  ${String(r.ratioToUsearchExact).padStart(10)}`,
+    );
+  }
   }
   for (const r of results.filter((x) => x.compact)) {
     console.log(`\ncompact vectors, ${r.vectors} x ${r.dim} (recall@10 against float32 exact search; re-scored = 40 candidates re-scored in float32)`);
-    console.log('type      bytes/vector   recall@10   ms/query   recall@10 re-scored   ms/query re-scored');
+    console.log('type      bytes/vector   recall@10   ms/query   recall@10 re-scored   ms/query re-scored   × faster than float32   all cores ms   × faster (all cores)');
     for (const [t, c] of Object.entries(r.compact)) {
-      console.log(`${t.padEnd(8)}  ${String(c.bytesPerVector).padStart(12)}  ${String(c.recallAt10 ?? '—').padStart(10)}  ${String(c.msPerQuery).padStart(9)}  ${String(c.recallAt10Rescored ?? '—').padStart(20)}  ${String(c.msPerQueryRescored ?? '—').padStart(19)}`);
+      console.log(`${t.padEnd(8)}  ${String(c.bytesPerVector).padStart(12)}  ${String(c.recallAt10 ?? '—').padStart(10)}  ${String(c.msPerQuery).padStart(9)}  ${String(c.recallAt10Rescored ?? '—').padStart(20)}  ${String(c.msPerQueryRescored ?? '—').padStart(19)}  ${String(c.speedupOverFloat32 ?? "—").padStart(21)}  ${String(c.msPerQueryAllCores ?? '—').padStart(12)}  ${String(c.speedupOverFloat32AllCores ?? '—').padStart(20)}`);
     }
   }
   for (const r of results.filter((x) => x.ivf)) {

@@ -23,6 +23,7 @@ export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import
  * | downloadTimeoutMs | `LOOKALIKE_DOWNLOAD_TIMEOUT_MS` | `30000` (per request; no hang when offline) |
  * | device | `LOOKALIKE_DEVICE` | `cpu` (`cuda` needs onnxruntime-node's CUDA libraries, see README) |
  * | threads | `LOOKALIKE_THREADS` | number of CPU cores (ONNX threads in all, split over the workers) |
+ * | searchThreads | `LOOKALIKE_SEARCH_THREADS` | number of CPU cores: threads an exact scan of a large collection (≥ 4 MiB of vectors) is split over, the caller's included (`1`: no worker threads; process-wide, set when a database opens) |
  * | inferenceWorkers | `LOOKALIKE_INFERENCE_WORKERS` | number of CPU cores (ONNX sessions in worker threads, each gets threads/workers) |
  * | batchSize | `LOOKALIKE_BATCH_SIZE` | images per inference call: `8` on CPU, `64` with CUDA |
  * | decodeConcurrency | `LOOKALIKE_DECODE_CONCURRENCY` | `4 × batchSize`: images read and decoded ahead of inference (bounds ingest's memory) |
@@ -41,6 +42,7 @@ export const ConfigSchema = z.object({
   downloadTimeoutMs: z.number().int().positive(),
   device: z.enum(['cpu', 'cuda']),
   threads: z.number().int().positive(),
+  searchThreads: z.number().int().positive().max(256),
   inferenceWorkers: z.number().int().positive(),
   batchSize: z.number().int().positive().max(4096),
   decodeConcurrency: z.number().int().positive().max(256),
@@ -85,6 +87,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
     downloadTimeoutMs: envInt(env, 'LOOKALIKE_DOWNLOAD_TIMEOUT_MS', 30_000),
     device,
     threads: envInt(env, 'LOOKALIKE_THREADS', cores),
+    searchThreads: envInt(env, 'LOOKALIKE_SEARCH_THREADS', cores),
     inferenceWorkers: envInt(env, 'LOOKALIKE_INFERENCE_WORKERS', cores),
     batchSize,
     decodeConcurrency: envInt(env, 'LOOKALIKE_DECODE_CONCURRENCY', 4 * batchSize),

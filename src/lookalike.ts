@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { configureSearchThreads } from './ann/scan-pool.js';
 import { resolveConfig, type Config } from './config.js';
 export { DEFAULT_MODEL } from './config.js';
 import { Collection } from './collection.js';
@@ -66,6 +67,7 @@ export class LookalikeDatabase {
 
   static async open(location: string, config: Partial<Config> = {}, opts: OpenOptions = {}): Promise<LookalikeDatabase> {
     const cfg = resolveConfig(config);
+    configureSearchThreads(cfg.searchThreads);
     const store = await openStore(location, {
       create: opts.create ?? true,
       retry: { timeoutMs: cfg.storeRetryMs },

@@ -1,14 +1,7 @@
 import { TopK } from './kernels.js';
+import { PARALLEL_MIN_BYTES, runPart, ScanKernel, scanPool, type ScanJob, type ScanKernels, type ScanPool } from './scan-pool.js';
 import type { IndexSearchParams, ScoredKey, VectorIndex } from './types.js';
-import { KERNELS_WASM_BASE64 } from './wasm/kernels-wasm.js';
-
-interface KernelExports {
-  memory: WebAssembly.Memory;
-  dot1(q: number, data: number, n: number, stride: number, out: number): void;
-  dot4(q: number, data: number, n: number, stride: number, out: number): void;
-  dot_f16(q: number, data: number, n: number, stride: number, out: number): void;
-  dot_i8(q: number, data: number, n: number, stride: number, out: number, inv: number): void;
-}
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './wasm/kernels-wasm.js';
 
 /** How vectors are held in memory: 4, 2 or 1 byte per dimension. */
 export type VectorEncoding = 'float32' | 'float16' | 'int8';
@@ -59,9 +52,15 @@ function kernelModule(): WebAssembly.Module {
   compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
   return compiled;
 }
+let compiledShared: WebAssembly.Module | undefined;
+function sharedKernelModule(): WebAssembly.Module {
+  compiledShared ??= new WebAssembly.Module(Buffer.from(KERNELS_SHARED_WASM_BASE64, 'base64'));
+  return compiledShared;
+}
 
 const PAGE = 65536;
-const MAX_BYTES = 65536 * PAGE; // wasm32: 4 GiB of linear memory
+const MAX_PAGES = 65536;
+const MAX_BYTES = MAX_PAGES * PAGE; // wasm32: 4 GiB of linear memory
 
 /**
  * Exact inner-product index. Vectors live in one contiguous block of WebAssembly memory (rows zero-padded to a
@@ -70,6 +69,9 @@ const MAX_BYTES = 65536 * PAGE; // wasm32: 4 GiB of linear memory
  * time from the store, which stays the source of truth.
  *
  * Memory layout: [4 query rows][4 x capacity scores][capacity data rows].
+ *
+ * Past `PARALLEL_MIN_BYTES` of rows the memory becomes a shared one (moved once, when the index grows past it) and a
+ * scan is split over worker threads (./scan-pool.ts); the scores are the same, computed by the same kernel.
  */
 export class FlatIndex implements VectorIndex {
   /** Values per stored row (the dimension, zero-padded for the SIMD kernels). */
@@ -79,7 +81,11 @@ export class FlatIndex implements VectorIndex {
   private readonly scales: Float32Array | undefined;
   /** int8: 1 / the factor the int16 query was scaled by (see writeQuery). */
   private qInv = 1;
-  private readonly wasm: KernelExports;
+  private wasm: ScanKernels;
+  private mem: WebAssembly.Memory;
+  /** Set once the rows live in shared memory (large indexes, more than one search thread). */
+  private shared = false;
+  private registered: { pool: ScanPool; id: number } | undefined;
   private keys: Float64Array;
   private n = 0;
   private capacity: number;
@@ -109,14 +115,33 @@ export class FlatIndex implements VectorIndex {
       if (!opts.int8Scales || opts.int8Scales.length !== dimension) throw new RangeError('int8 encoding needs per-dimension scales');
       this.scales = opts.int8Scales;
     }
-    this.wasm = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as KernelExports;
+    const own = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as ScanKernels & { memory: WebAssembly.Memory };
+    this.wasm = own;
+    this.mem = own.memory;
     this.capacity = Math.max(1, capacity);
     this.keys = new Float64Array(this.capacity);
     this.norms = new Float32Array(metric === 'l2' ? this.capacity : 0);
     this.outOff = this.qOff + 4 * this.stride * 4;
     this.dataOff = this.outOff + 4 * this.capacity * 4;
-    this.ensureMemory(this.dataOff + this.capacity * this.rowBytes);
-    this.view = new Float32Array(this.wasm.memory.buffer);
+    const bytes = this.dataOff + this.capacity * this.rowBytes;
+    if (!this.shareIfLarge(bytes)) this.ensureMemory(bytes);
+    this.view = new Float32Array(this.mem.buffer);
+  }
+
+  /**
+   * Moves to a shared memory of at least `bytes` (the first `keep` bytes copied over) when the rows are large
+   * enough to be scanned by several threads and more than one is configured. Returns whether it moved.
+   */
+  private shareIfLarge(bytes: number, keep = 0): boolean {
+    if (this.shared || this.capacity * this.rowBytes < PARALLEL_MIN_BYTES || bytes > MAX_BYTES) return false;
+    if (!scanPool(sharedKernelModule())) return false;
+    // `shared` is missing from @types/node's MemoryDescriptor; V8 has had it since Node 16
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE), maximum: MAX_PAGES, shared: true } as { initial: number; maximum: number });
+    if (keep > 0) new Uint8Array(memory.buffer).set(new Uint8Array(this.mem.buffer, 0, keep));
+    this.wasm = new WebAssembly.Instance(sharedKernelModule(), { env: { memory } }).exports as unknown as ScanKernels;
+    this.mem = memory;
+    this.shared = true;
+    return true;
   }
 
   get size(): number {
@@ -141,13 +166,13 @@ export class FlatIndex implements VectorIndex {
     if (bytes > MAX_BYTES) {
       throw new RangeError(`FlatIndex: ${bytes} bytes exceed the 4 GiB of WebAssembly memory; use an approximate index or fewer dimensions`);
     }
-    const have = this.wasm.memory.buffer.byteLength;
-    if (bytes > have) this.wasm.memory.grow(Math.ceil((bytes - have) / PAGE));
+    const have = this.mem.buffer.byteLength;
+    if (bytes > have) this.mem.grow(Math.ceil((bytes - have) / PAGE));
   }
 
-  /** The Float32 view of memory (re-made after the memory grew, which detaches the old buffer). */
+  /** The Float32 view of memory (re-made after the memory grew or moved: a grown buffer is a new object). */
   private f32(): Float32Array {
-    if (this.view.buffer !== this.wasm.memory.buffer) this.view = new Float32Array(this.wasm.memory.buffer);
+    if (this.view.buffer !== this.mem.buffer) this.view = new Float32Array(this.mem.buffer);
     return this.view;
   }
 
@@ -155,8 +180,12 @@ export class FlatIndex implements VectorIndex {
     if (rows <= this.capacity) return;
     const capacity = Math.max(rows, Math.ceil(this.capacity * 1.5));
     const dataOff = this.outOff + 4 * capacity * 4;
-    this.ensureMemory(dataOff + capacity * this.rowBytes);
-    const bytes = new Uint8Array(this.wasm.memory.buffer);
+    const old = this.capacity;
+    this.capacity = capacity;
+    const moved = this.shareIfLarge(dataOff + capacity * this.rowBytes, this.dataOff + this.n * this.rowBytes);
+    this.capacity = old;
+    if (!moved) this.ensureMemory(dataOff + capacity * this.rowBytes);
+    const bytes = new Uint8Array(this.mem.buffer);
     bytes.copyWithin(dataOff, this.dataOff, this.dataOff + this.n * this.rowBytes);
     bytes.fill(0, dataOff + this.n * this.rowBytes, dataOff + capacity * this.rowBytes);
     const keys = new Float64Array(capacity);
@@ -183,14 +212,14 @@ export class FlatIndex implements VectorIndex {
     const off = this.dataOff + slot * this.rowBytes;
     if (this.encoding === 'float32') {
       if (vector instanceof Float32Array) this.f32().set(vector, off / 4);
-      else new Uint8Array(this.wasm.memory.buffer).set(vector, off);
+      else new Uint8Array(this.mem.buffer).set(vector, off);
     } else {
       const v = vector instanceof Float32Array ? vector : new Float32Array(vector.slice().buffer);
       if (this.encoding === 'float16') {
-        const h = new Uint16Array(this.wasm.memory.buffer, off, this.dimension);
+        const h = new Uint16Array(this.mem.buffer, off, this.dimension);
         for (let i = 0; i < this.dimension; i++) h[i] = toHalf(v[i]!);
       } else {
-        const c = new Int8Array(this.wasm.memory.buffer, off, this.dimension);
+        const c = new Int8Array(this.mem.buffer, off, this.dimension);
         const sc = this.scales!;
         for (let i = 0; i < this.dimension; i++) c[i] = Math.max(-127, Math.min(127, Math.round(v[i]! / sc[i]!)));
       }
@@ -210,10 +239,10 @@ export class FlatIndex implements VectorIndex {
     if (this.encoding === 'float32') return this.f32().slice(off / 4, off / 4 + d);
     const out = new Float32Array(d);
     if (this.encoding === 'float16') {
-      const h = new Uint16Array(this.wasm.memory.buffer, off, d);
+      const h = new Uint16Array(this.mem.buffer, off, d);
       for (let i = 0; i < d; i++) out[i] = fromHalf(h[i]!);
     } else {
-      const c = new Int8Array(this.wasm.memory.buffer, off, d);
+      const c = new Int8Array(this.mem.buffer, off, d);
       for (let i = 0; i < d; i++) out[i] = c[i]! * this.scales![i]!;
     }
     return out;
@@ -224,7 +253,7 @@ export class FlatIndex implements VectorIndex {
     if (slot === undefined) return false;
     const last = this.n - 1;
     const rowBytes = this.rowBytes;
-    const bytes = new Uint8Array(this.wasm.memory.buffer);
+    const bytes = new Uint8Array(this.mem.buffer);
     if (slot !== last) {
       bytes.copyWithin(this.dataOff + slot * rowBytes, this.dataOff + last * rowBytes, this.dataOff + (last + 1) * rowBytes);
       const movedKey = this.keys[last]!;
@@ -261,7 +290,7 @@ export class FlatIndex implements VectorIndex {
       let max = 0;
       for (let i = 0; i < this.dimension; i++) max = Math.max(max, Math.abs(q[i]! * this.scales[i]!));
       const s = max > 0 ? Math.min(32767, Math.floor((2 ** 31 - 1) / (127 * this.stride))) / max : 1;
-      const q16 = new Int16Array(this.wasm.memory.buffer, this.qOff + row * this.stride * 2, this.stride);
+      const q16 = new Int16Array(this.mem.buffer, this.qOff + row * this.stride * 2, this.stride);
       for (let i = 0; i < this.dimension; i++) q16[i] = Math.round(q[i]! * this.scales[i]! * s);
       q16.fill(0, this.dimension);
       this.qInv = 1 / s;
@@ -272,11 +301,13 @@ export class FlatIndex implements VectorIndex {
     v.fill(0, o + this.dimension, o + this.stride);
   }
 
-  /** Scores of one query against every row, into the scores area. */
-  private scan(): void {
-    const fn = this.encoding === 'float32' ? this.wasm.dot1 : this.wasm.dot_f16;
-    if (this.encoding === 'int8') this.wasm.dot_i8(this.qOff, this.dataOff, this.n, this.stride, this.outOff, this.qInv);
-    else fn(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
+  /** Scores of the query (or, with Dot4, the four queries) against every row, into the scores area. */
+  private scan(kernel: ScanKernel = this.encoding === 'float32' ? ScanKernel.Dot1 : this.encoding === 'float16' ? ScanKernel.F16 : ScanKernel.I8): void {
+    const job: ScanJob = { kernel, q: this.qOff, data: this.dataOff, n: this.n, stride: this.stride, rowBytes: this.rowBytes, out: this.outOff, inv: this.qInv };
+    const pool = this.shared && this.n * this.rowBytes >= PARALLEL_MIN_BYTES ? scanPool(sharedKernelModule()) : undefined;
+    if (!pool) return runPart(this.wasm, job, 0, this.n);
+    if (this.registered?.pool !== pool) this.registered = { pool, id: pool.register(this.mem, this) };
+    pool.run(this.registered.id, job, (a, b) => runPart(this.wasm, job, a, b));
   }
 
   private static sqNorm(q: Float32Array): number {
@@ -350,7 +381,7 @@ export class FlatIndex implements VectorIndex {
         this.writeQuery(q, j);
       });
       for (let j = group.length; j < 4; j++) this.f32().fill(0, (this.qOff >> 2) + j * this.stride, (this.qOff >> 2) + (j + 1) * this.stride);
-      if (this.n > 0) this.wasm.dot4(this.qOff, this.dataOff, this.n, this.stride, this.outOff);
+      if (this.n > 0) this.scan(ScanKernel.Dot4);
       for (let j = 0; j < group.length; j++) results.push(this.n === 0 ? [] : this.topFromScores(this.outOff + j * this.n * 4, k, group[j]!));
     }
     return results;

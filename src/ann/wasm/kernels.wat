@@ -2,6 +2,10 @@
 ;;
 ;; Layout: row-major float32 matrices whose rows are `stride` floats long, stride a multiple of 8 (rows are
 ;; zero-padded), so the inner loop needs no tail. All pointers are byte offsets into this module's memory.
+;;
+;; scripts/build-wasm.mjs makes two modules of this text: one owning its memory (the line below), and one importing
+;; a shared memory instead (`env.memory`, shared, same limits), so that worker threads can scan parts of the same
+;; rows at once (src/ann/scan-pool.ts). The kernels are the same.
 (module
   (memory (export "memory") 1 65536)
 
@@ -38,8 +42,9 @@
   )
 
   ;; Four queries at once (a 4 x stride block starting at $q): each row is read from memory once for all four.
-  ;; out[j * n + r] = dot(query j, row r)
-  (func (export "dot4") (param $q i32) (param $data i32) (param $n i32) (param $stride i32) (param $out i32)
+  ;; out[j * ldo + r] = dot(query j, row r); ldo ≥ n is the length of each query's score row (a worker thread scans
+  ;; rows [a, b) of a larger matrix: data and out point at row a, ldo is the whole matrix's row count).
+  (func (export "dot4") (param $q i32) (param $data i32) (param $n i32) (param $stride i32) (param $out i32) (param $ldo i32)
     (local $r i32) (local $row i32) (local $i i32) (local $rowBytes i32) (local $x v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $qp i32)
     (local.set $rowBytes (i32.shl (local.get $stride) (i32.const 2)))
@@ -66,9 +71,9 @@
           (local.set $i (i32.add (local.get $i) (i32.const 16)))
           (br_if $cols (i32.lt_u (local.get $i) (local.get $rowBytes))))
         (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2))) (call $hsum (local.get $a0)))
-        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (local.get $n)) (i32.const 2))) (call $hsum (local.get $a1)))
-        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (i32.shl (local.get $n) (i32.const 1))) (i32.const 2))) (call $hsum (local.get $a2)))
-        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (i32.mul (local.get $n) (i32.const 3))) (i32.const 2))) (call $hsum (local.get $a3)))
+        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (local.get $ldo)) (i32.const 2))) (call $hsum (local.get $a1)))
+        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (i32.shl (local.get $ldo) (i32.const 1))) (i32.const 2))) (call $hsum (local.get $a2)))
+        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $r) (i32.mul (local.get $ldo) (i32.const 3))) (i32.const 2))) (call $hsum (local.get $a3)))
         (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows)))
