@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:ann [-- --only exact|hnsw --sizes 100000,1000000 --dim 512 --queries-ann 1000 --json]
+// npm run bench:ann [-- --only exact|hnsw --sizes 100000,1000000 --dim 512 --queries-ann 1000 --sets bigann,fashion --json]
 // npm run bench:ann -- --filters   (filtered HNSW at 50/10/1/0.1% selectivity: see bench/ann-filters.mjs)
 //
 // 1. Exact search at memory speed: lookalike's FlatIndex (WebAssembly SIMD kernel) on synthetic clustered float32
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '64' },
     only: { type: 'string', default: '' },
     'queries-ann': { type: 'string', default: '1000' },
+    sets: { type: 'string', default: 'bigann,fashion' }, // HNSW sets: bigann (bigann10k), fashion (Fashion-MNIST, L2 and cosine)
     m: { type: 'string', default: '16' },
     'ef-construction': { type: 'string', default: '200' },
     efs: { type: 'string', default: '10,20,40,80,160' },
@@ -335,38 +336,66 @@ if (values.only !== 'exact') {
   const efs = values.efs.split(',').map(Number);
   const sets = [];
   const bigann = path.join(root, '..', 'shared', 'datasets', 'bigann10k');
-  if (fs.existsSync(bigann)) {
+  const wanted = values.sets.split(',');
+  if (!wanted.includes('bigann')) log('bigann10k: not asked for (--sets)');
+  else if (fs.existsSync(bigann)) {
     const base = readVecs(path.join(bigann, 'bigann10k_base.bvecs'), 'b');
     const queries = readVecs(path.join(bigann, 'bigann10k_query.bvecs'), 'b');
     const gtv = readVecs(path.join(bigann, 'bigann10k_groundtruth.ivecs'), 'i');
     const gt = Array.from({ length: queries.n }, (_, q) => Array.from(gtv.data.subarray(q * gtv.dim, q * gtv.dim + 10)));
-    sets.push({ name: 'bigann10k (SIFT 128-d, L2)', base, queries, nq: queries.n, gt });
+    sets.push({ name: 'bigann10k (SIFT 128-d, L2)', metric: 'l2', base, queries, nq: queries.n, gt });
   } else log(`skipping bigann10k: ${bigann} not found`);
   const fm = '/usr/share/datasets/fashion-mnist';
-  if (fs.existsSync(path.join(fm, 'train-images-idx3-ubyte.gz'))) {
+  if (!wanted.includes('fashion')) log('Fashion-MNIST: not asked for (--sets)');
+  else if (fs.existsSync(path.join(fm, 'train-images-idx3-ubyte.gz'))) {
     log('loading Fashion-MNIST…');
     const base = readIdx(path.join(fm, 'train-images-idx3-ubyte.gz'));
     const queries = readIdx(path.join(fm, 't10k-images-idx3-ubyte.gz'));
     const nq = Math.min(queries.n, Number(values['queries-ann']));
     log(`computing exact ground truth for ${nq} queries…`);
-    sets.push({ name: 'fashion-mnist (784-d, L2)', base, queries, nq, gt: exactL2(base, queries, nq, 10) });
+    sets.push({ name: 'fashion-mnist (784-d, L2)', metric: 'l2', base, queries, nq, gt: exactL2(base, queries, nq, 10) });
+    // the same set as a lookalike collection holds it: L2-normalised, cosine (an int8 graph needs values in −1…1)
+    const unit = (set) => {
+      const data = set.data.slice();
+      for (let i = 0; i < set.n; i++) {
+        let t = 0;
+        for (let j = i * set.dim; j < (i + 1) * set.dim; j++) t += data[j] * data[j];
+        const inv = t > 0 ? 1 / Math.sqrt(t) : 0;
+        for (let j = i * set.dim; j < (i + 1) * set.dim; j++) data[j] *= inv;
+      }
+      return { ...set, data };
+    };
+    const ubase = unit(base);
+    const uqueries = unit(queries);
+    const flat = new FlatIndex(ubase.dim, ubase.n);
+    for (let i = 0; i < ubase.n; i++) flat.upsert(i, ubase.data.subarray(i * ubase.dim, (i + 1) * ubase.dim));
+    const gt = Array.from({ length: nq }, (_, q) => flat.search(uqueries.data.subarray(q * ubase.dim, (q + 1) * ubase.dim), 10).map((h) => h.key));
+    sets.push({ name: 'fashion-mnist (784-d, normalised, cosine)', metric: 'cos', base: ubase, queries: uqueries, nq, gt });
   } else log(`skipping Fashion-MNIST: install the Debian package dataset-fashion-mnist`);
 
   for (const set of sets) {
-    const { base, queries, nq, gt } = set;
+    const { base, queries, nq, gt, metric } = set;
     const { n, dim } = base;
     const qs = Array.from({ length: nq }, (_, q) => queries.data.slice(q * dim, (q + 1) * dim));
-    // lookalike's graph in float32, and quantised (float16, int8) with the top 40 candidates re-scored exactly from
-    // float32 — what a float16 / int8 HNSW collection does (issue 18.3)
+    // lookalike's graph in float32, and quantised (float16, int8): as searched with `rescore: false`, and with the
+    // top 40 candidates re-scored exactly from float32 — what a float16 / int8 HNSW collection does by default
     const variants = [
       { name: 'f32', quantization: 'f32', rescore: false },
+      { name: 'f16', quantization: 'f16', rescore: false },
       { name: 'f16+rescore', quantization: 'f16', rescore: true },
+      { name: 'i8', quantization: 'i8', rescore: false },
       { name: 'i8+rescore', quantization: 'i8', rescore: true },
     ].filter((v) => values.quantized || v.quantization === 'f32');
+    // a rescored variant searches the graph it shares with its plain variant (built once)
     const keys = Array.from({ length: n }, (_, i) => i);
-    const l2 = (q, i) => {
+    /** Distance to re-score by (smaller is better): squared L2, or 1 − cosine for normalised vectors. */
+    const dist = (q, i) => {
       let t = 0;
       const b = base.data;
+      if (metric === 'cos') {
+        for (let j = 0, o = i * dim; j < dim; j++) t += q[j] * b[o + j];
+        return 1 - t;
+      }
       for (let j = 0, o = i * dim; j < dim; j++) {
         const x = q[j] - b[o + j];
         t += x * x;
@@ -374,18 +403,24 @@ if (values.only !== 'exact') {
       return t;
     };
     const built = [];
+    const graphs = new Map();
     for (const v of variants) {
-      log(`${set.name}: building lookalike HNSW ${v.name} (M=${M}, efConstruction=${efC}, 1 thread)…`);
-      const t0 = performance.now();
-      const index = HnswIndex.create(dim, { m: M, efConstruction: efC, ef: 10 }, 'l2', v.quantization);
-      index.addBatch(keys, base.data, 1);
-      const seconds = (performance.now() - t0) / 1000;
-      built.push({ ...v, index, seconds, size: graphSize(index) });
-      log(`  built in ${seconds.toFixed(1)} s`);
+      let g = graphs.get(v.quantization);
+      if (!g) {
+        log(`${set.name}: building lookalike HNSW ${v.quantization} (M=${M}, efConstruction=${efC}, 1 thread)…`);
+        const t0 = performance.now();
+        const index = HnswIndex.create(dim, { m: M, efConstruction: efC, ef: 10 }, metric, v.quantization);
+        index.addBatch(keys, base.data, 1);
+        const seconds = (performance.now() - t0) / 1000;
+        g = { index, seconds, size: graphSize(index) };
+        graphs.set(v.quantization, g);
+        log(`  built in ${seconds.toFixed(1)} s`);
+      }
+      built.push({ ...v, ...g });
     }
     log('  building hnswlib-node…');
     let t0 = performance.now();
-    const peer = new HierarchicalNSW('l2', dim);
+    const peer = new HierarchicalNSW(metric === 'cos' ? 'cosine' : 'l2', dim);
     peer.initIndex(n, M, efC, 100);
     for (let i = 0; i < n; i++) peer.addPoint(Array.from(base.data.subarray(i * dim, (i + 1) * dim)), i);
     const peerBuild = (performance.now() - t0) / 1000;
@@ -401,7 +436,7 @@ if (values.only !== 'exact') {
           if (!v.rescore) res.push(v.index.search(q, 10, { ef }).map((h) => h.key));
           else {
             const cand = v.index.search(q, 40, { ef: Math.max(ef, 40) });
-            res.push(cand.map((h) => [h.key, l2(q, h.key)]).sort((a, c) => a[1] - c[1]).slice(0, 10).map((x) => x[0]));
+            res.push(cand.map((h) => [h.key, dist(q, h.key)]).sort((a, c) => a[1] - c[1]).slice(0, 10).map((x) => x[0]));
           }
         }
         curves[b].push({ ef, recall: recallAt10(res, gt), qps: nq / ((performance.now() - t0) / 1000) });

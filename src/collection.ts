@@ -60,6 +60,8 @@ function checkRunMetadata(opts: Partial<Pick<IndexOptions, 'metadata' | 'folderL
 /** A collection with its embedder: index, search, inspect. Get one from `LookalikeDatabase`. */
 export class Collection {
   #embedder: Promise<Embedder> | undefined;
+  #wrap: ((e: Embedder) => Embedder) | undefined;
+  #wrapped: { of: Promise<Embedder>; wrapped: Promise<Embedder> } | undefined;
   readonly #store: StoreCollection;
   readonly #uploads: UploadStorage;
 
@@ -82,10 +84,24 @@ export class Collection {
     return this.#store.spec;
   }
 
-  /** The collection's embedder (loaded once, checked against the spec). */
+  /** The collection's embedder (loaded once, checked against the spec), seen through `wrapEmbedder`'s wrapper if set. */
   embedder(): Promise<Embedder> {
     this.#embedder ??= loadEmbedderForSpec(this.spec.embedder, this.config);
-    return this.#embedder;
+    const wrap = this.#wrap;
+    if (!wrap) return this.#embedder;
+    const inner = this.#embedder;
+    if (this.#wrapped?.of !== inner) this.#wrapped = { of: inner, wrapped: inner.then(wrap) };
+    return this.#wrapped.wrapped;
+  }
+
+  /**
+   * Every later `embedder()` (searches, uploads, ingest through this object) answers `wrap(model)`, made once per
+   * loaded model — the HTTP server's micro-batching (`embed/batcher.ts`). The collection still owns the model and
+   * disposes it on close.
+   */
+  wrapEmbedder(wrap: (e: Embedder) => Embedder): void {
+    this.#wrap = wrap;
+    this.#wrapped = undefined;
   }
 
   /** Load the embedder now (and run the text tower once for image+text models), so the first query is not slow. */

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   INVALID_MULTIPART: 'The multipart/form-data request is malformed.',
   NATIVE_MODULE_FAILED: 'A native module could not be loaded (built for another Node.js version or platform).',
   STORAGE_FULL: 'The disk holding the store is full.',
+  SERVER_BUSY: 'Too many requests are waiting to be embedded; retry in a moment.',
   INTERNAL: 'An unexpected internal error.',
 } as const;
 
@@ -99,6 +100,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 500;
     case 'STORE_UNAVAILABLE':
     case 'QUEUE_UNAVAILABLE':
+    case 'SERVER_BUSY':
       return 503;
     case 'STORAGE_FULL':
       return 507;

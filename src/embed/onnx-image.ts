@@ -171,11 +171,12 @@ export class OnnxImageEmbedder extends BaseEmbedder {
 
   async prepareImage(input: ImageInput): Promise<PreparedImage> {
     const { resize } = this.pre;
-    // sharp decodes (and pre-shrinks big photos to twice the target, cheaply); the exact PIL-style resample and
-    // the normalisation then run in one fused pass (see image/resample.ts and bench:ingest).
+    // sharp decodes (and pre-shrinks big photos to twice the target, cheaply — a JPEG to between once and twice
+    // it when its decoder can then shrink it on load by a larger factor); the exact PIL-style resample and the
+    // normalisation then run in one fused pass (see image/resample.ts and bench:ingest).
     const img = await decodeImage(input, {
       maxPixels: this.maxPixels,
-      shrinkToCover: { width: 2 * resize.width, height: 2 * resize.height },
+      shrinkToCover: { width: 2 * resize.width, height: 2 * resize.height, minimum: { width: resize.width, height: resize.height } },
     });
     const { width, height, crop } = resizeGeometry(img.width, img.height, this.pre);
     const data = resizeToChw(img, width, height, this.filter, this.luts, crop);

@@ -1,5 +1,6 @@
 /** What the server's plugins share: the options (with their defaults), the database and the open collections. */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { BatchingEmbedder, type BatchingOptions } from '../embed/batcher.js';
 import { createError, isLookalikeError } from '../errors.js';
 import type { Collection, LookalikeDatabase } from '../lookalike.js';
 import type { QueryImageCache } from './query-images.js';
@@ -47,6 +48,13 @@ export interface ServerOptions {
   readonly trustProxy?: boolean | string | readonly string[] | number;
   /** Load the default collection's model when the server starts (image+text models: run the text tower once). */
   readonly warmUp?: boolean;
+  /**
+   * Embed concurrent queries (uploads, texts, `/v1/embed`) in shared micro-batches: each waits at most 5 ms for
+   * others, up to the database's `batchSize` per inference call, at most the model's concurrency batches at once;
+   * past 4 × batchSize × concurrency waiting items, 503 `SERVER_BUSY` (see `embed/batcher.ts`). Default `true`;
+   * `false`: every request runs its own inference (for comparison: `bench/http.mjs`).
+   */
+  readonly batchQueries?: boolean;
   readonly logger?: boolean;
 }
 
@@ -68,6 +76,7 @@ export interface Settings {
   readonly maxConnections: number;
   readonly trustProxy: boolean | string | string[] | number;
   readonly warmUp: boolean;
+  readonly batchQueries: boolean;
   readonly logger: boolean;
 }
 
@@ -132,6 +141,7 @@ export function resolveSettings(opts: Omit<ServerOptions, 'db'>): Settings {
     maxConnections: positiveInt(opts.maxConnections, 256, 'maxConnections'),
     trustProxy: typeof opts.trustProxy === 'object' ? [...opts.trustProxy] : (opts.trustProxy ?? false),
     warmUp: opts.warmUp ?? false,
+    batchQueries: opts.batchQueries ?? true,
     logger: opts.logger ?? false,
   };
 }
@@ -139,15 +149,20 @@ export function resolveSettings(opts: Omit<ServerOptions, 'db'>): Settings {
 /**
  * Collections opened by the server, each with its loaded embedder, by name. An instance that turns out to be gone
  * (deleted, or deleted and re-created by another process) is evicted, so the next request opens the current one.
+ * With `batching`, every collection's embedder is seen through a `BatchingEmbedder`, so concurrent requests share
+ * inference calls (the library's own paths, used outside the server, are unchanged).
  */
 export class CollectionCache {
   readonly #open = new Map<string, Promise<Collection>>();
-  constructor(private readonly db: LookalikeDatabase) {}
+  constructor(
+    private readonly db: LookalikeDatabase,
+    private readonly batching: BatchingOptions | false = false,
+  ) {}
 
   get(name: string): Promise<Collection> {
     let c = this.#open.get(name);
     if (!c) {
-      c = this.db.openCollection(name);
+      c = this.db.openCollection(name).then((opened) => this.#batched(opened));
       this.#open.set(name, c);
       c.catch(() => {
         if (this.#open.get(name) === c) this.#open.delete(name);
@@ -174,7 +189,14 @@ export class CollectionCache {
   }
 
   set(c: Collection): void {
-    this.#open.set(c.name, Promise.resolve(c));
+    this.#open.set(c.name, Promise.resolve(this.#batched(c)));
+  }
+
+  /** `c.embedder()` answers a `BatchingEmbedder` over the collection's model (the collection still owns the model). */
+  #batched(c: Collection): Collection {
+    const opts = this.batching;
+    if (opts) c.wrapEmbedder((inner) => new BatchingEmbedder(inner, opts));
+    return c;
   }
 
   /** Forget (and close) the open instance of `name`, if any. */

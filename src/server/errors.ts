@@ -120,6 +120,7 @@ export const errorsPlugin = globalPlugin(async (app: FastifyInstance, { ctx }: {
       if (p.status >= 500) req.log.error({ err }, err.message);
       else if (p.redacted) req.log.info({ code: err.code }, err.message);
       if (err.code === 'STORE_UNAVAILABLE') reply.header('retry-after', String(STORE_RETRY_AFTER_S));
+      if (err.code === 'SERVER_BUSY') reply.header('retry-after', '1');
       return sendError(reply, p.status, p.code, p.message);
     }
     if (err instanceof HttpError) {
