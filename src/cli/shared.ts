@@ -3,6 +3,7 @@
  * show progress, keep a server or worker alive until a signal. The library is imported lazily so `--help` and
  * usage errors answer at once.
  */
+import type { Config } from '../config.js';
 import type { Collection, LookalikeDatabase } from '../lookalike.js';
 import { configFrom, type InferenceOpts } from './options.js';
 import { EXIT, reportError } from './output.js';
@@ -15,8 +16,8 @@ export interface DbOpts extends InferenceOpts {
  * Run `fn` with the store at `o.db`, closed afterwards. `create: false` (read commands): a missing store is
  * `STORE_NOT_FOUND` naming the location, and nothing is created.
  */
-export async function withDb<T>(o: DbOpts, create: boolean, fn: (db: LookalikeDatabase) => Promise<T>): Promise<T> {
-  const db = await openDb(o, create);
+export async function withDb<T>(o: DbOpts, create: boolean, fn: (db: LookalikeDatabase) => Promise<T>, config: Partial<Config> = {}): Promise<T> {
+  const db = await openDb(o, create, config);
   try {
     return await fn(db);
   } finally {
@@ -24,14 +25,14 @@ export async function withDb<T>(o: DbOpts, create: boolean, fn: (db: LookalikeDa
   }
 }
 
-/** Open the store at `o.db` (see `withDb`); the caller closes it. */
-export async function openDb(o: DbOpts, create: boolean): Promise<LookalikeDatabase> {
+/** Open the store at `o.db` (see `withDb`; `config`: settings of the command's own, under the flags'); the caller closes it. */
+export async function openDb(o: DbOpts, create: boolean, config: Partial<Config> = {}): Promise<LookalikeDatabase> {
   const { openDatabase } = await import('../lookalike.js');
-  return openDatabase(o.db, configFrom(o), { create });
+  return openDatabase(o.db, { ...config, ...configFrom(o) }, { create });
 }
 
 /** Run `fn` with an existing collection of an existing store (both closed afterwards). */
-export async function withCollection<T>(o: DbOpts & { collection: string }, fn: (col: Collection) => Promise<T>): Promise<T> {
+export async function withCollection<T>(o: DbOpts & { collection: string }, fn: (col: Collection) => Promise<T>, config: Partial<Config> = {}): Promise<T> {
   return withDb(o, false, async (db) => {
     const col = await db.openCollection(o.collection);
     try {
@@ -39,7 +40,7 @@ export async function withCollection<T>(o: DbOpts & { collection: string }, fn: 
     } finally {
       await col.close();
     }
-  });
+  }, config);
 }
 
 /** What `Collection.indexFolder` reports as it goes (the queue's progress has the same shape). */

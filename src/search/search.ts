@@ -200,6 +200,15 @@ export function checkQuery(query: Query): { terms: SidedTerm[]; strategy: Strate
   return { terms, strategy };
 }
 
+/**
+ * Marks `p` as handled now and returns it: query images are read (and cropped) while the model loads and awaited
+ * after, so a bad image that fails first must not become an unhandled rejection (which ends the process) meanwhile.
+ */
+function awaitedLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 async function readQueryImage(image: string | Uint8Array): Promise<Uint8Array> {
   if (typeof image !== 'string') return image;
   try {
@@ -270,13 +279,13 @@ export async function resolveTerms(
           if (where === undefined) throw createError('FILE_NOT_FOUND', `The image of item "${term.id}" is gone.`, { id: term.id });
           return typeof where === 'string' ? readQueryImage(where) : where;
         };
-        images.push({ i, bytes: read().then((b) => cropImage(b, crop, `item "${term.id}"`)), source: file });
+        images.push({ i, bytes: awaitedLater(read().then((b) => cropImage(b, crop, `item "${term.id}"`))), source: file });
       }
     } else if ('image' in term && term.image !== undefined) {
       const source = typeof term.image === 'string' ? term.image : 'the query image';
       const crop = term.crop;
       const read = readQueryImage(term.image);
-      images.push({ i, bytes: crop ? read.then((b) => cropImage(b, crop, source)) : read, source });
+      images.push({ i, bytes: awaitedLater(crop ? read.then((b) => cropImage(b, crop, source)) : read), source });
     }
   }
   if ((texts.length || images.length) && collection.spec.embedder.kind === 'vectors-only') {

@@ -87,5 +87,9 @@ describe('lookalike search with several terms', () => {
     const past = await cli(['search', ...base, '--image', daisies[4]!, '--crop', '0,0,9000,10']);
     expect(past.code).toBe(2); // INVALID_ARGUMENT is a usage error
     expect(JSON.parse(past.stderr || past.stdout)).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/reaches past/) } });
+    // a query image that fails while the model is still loading is the command's error, not an unhandled rejection
+    const missing = await cli(['search', ...base, '--image', daisies[4]!, '--unlike-image', '/no/such/image.jpg']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stderr || missing.stdout)).toMatchObject({ error: { code: 'FILE_NOT_FOUND' } });
   });
 });
