@@ -19,7 +19,7 @@ import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 
 /** Which kernel a scan runs (see kernels.wat). */
-export const ScanKernel = { Dot1: 0, Dot4: 1, F16: 2, I8: 3 } as const;
+export const ScanKernel = { Dot1: 0, Dot4: 1, I16: 2, I8: 3 } as const;
 export type ScanKernel = (typeof ScanKernel)[keyof typeof ScanKernel];
 
 /** One scan: byte offsets into the index's memory, as the kernels take them. */
@@ -31,7 +31,7 @@ export interface ScanJob {
   readonly stride: number;
   readonly rowBytes: number;
   readonly out: number;
-  /** int8: 1 / the query's integer scale. */
+  /** int8 / 16-bit codes: 1 / the query's integer scale. */
   readonly inv: number;
 }
 
@@ -39,7 +39,7 @@ export interface ScanJob {
 export interface ScanKernels {
   dot1(q: number, data: number, n: number, stride: number, out: number): void;
   dot4(q: number, data: number, n: number, stride: number, out: number, ldo: number): void;
-  dot_f16(q: number, data: number, n: number, stride: number, out: number): void;
+  dot_i16(q: number, data: number, n: number, stride: number, out: number, inv: number): void;
   dot_i8(q: number, data: number, n: number, stride: number, out: number, inv: number): void;
 }
 
@@ -57,8 +57,8 @@ export function runPart(k: ScanKernels, job: ScanJob, a: number, b: number): voi
       return k.dot1(job.q, data, n, job.stride, out);
     case ScanKernel.Dot4:
       return k.dot4(job.q, data, n, job.stride, out, job.n);
-    case ScanKernel.F16:
-      return k.dot_f16(job.q, data, n, job.stride, out);
+    case ScanKernel.I16:
+      return k.dot_i16(job.q, data, n, job.stride, out, job.inv);
     case ScanKernel.I8:
       return k.dot_i8(job.q, data, n, job.stride, out, job.inv);
   }
@@ -112,7 +112,7 @@ for (;;) {
     if (b > a) {
       if (kernel === ${ScanKernel.Dot1}) k.dot1(q, d, b - a, stride, o);
       else if (kernel === ${ScanKernel.Dot4}) k.dot4(q, d, b - a, stride, o, n);
-      else if (kernel === ${ScanKernel.F16}) k.dot_f16(q, d, b - a, stride, o);
+      else if (kernel === ${ScanKernel.I16}) k.dot_i16(q, d, b - a, stride, o, inv);
       else k.dot_i8(q, d, b - a, stride, o, inv);
     }
     Atomics.add(ctl, ${WORKER_PARTS}, 1);

@@ -118,49 +118,38 @@
         (br $rows)))
   )
 
-  ;; IEEE half (binary16) → float32 for four lanes, scaled by 2^-112, in three integer ops (written inline in dot_f16: calls are not inlined): sign-extend each half to
-  ;; 32 bits, shift left by 13 (exponent and mantissa land in the float32 fields; the sign lands in bit 28 and the
-  ;; extension fills bits 29-31 with it) and keep bit 31 and bits 13-27. A normal half h becomes h · 2^-112 exactly
-  ;; (the float32 exponent field holds the half's biased exponent, 112 less than float32's bias); zero stays zero.
-  ;; The caller scales the query by 2^112 instead of converting each row value. Subnormal halves (below 6.1e-5 in
-  ;; magnitude) come out 2^13 times too small — a change far below the score differences that matter, and the
-  ;; store re-scores the top candidates from float32 anyway. No inf/NaN (unit vectors never hold them).
-  ;; out[r] = dot(q · 2^112, row r) for float16 rows of `stride` halves (stride a multiple of 8): see above.
-  (func (export "dot_f16") (param $q i32) (param $data i32) (param $n i32) (param $stride i32) (param $out i32)
-    (local $row i32) (local $end i32) (local $i i32) (local $qp i32) (local $rowBytes i32) (local $h v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $mask v128)
-    (local.set $mask (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))
-    (local.set $rowBytes (i32.shl (local.get $stride) (i32.const 1)))
+  ;; out[r] = inv · scale_r · dot(q, codes_r) for rows of 16-bit codes (`float16` collections): each row is `stride`
+  ;; int16 codes (stride a multiple of 16) followed by 16 bytes holding the row's float32 scale (value = code · scale;
+  ;; src/ann/flat.ts). q is int16 too, scaled by S = 1/inv chosen so that no partial sum can overflow 32 bits
+  ;; (|Σ q·c| ≤ ‖q‖·‖c‖, Cauchy–Schwarz, with ‖c‖ the largest row's). One multiply-add of pairs into i32 lanes per
+  ;; 8 values (i32x4.dot_i16x8_s) and no conversion: half the bytes of float32 and fewer instructions per value.
+  (func (export "dot_i16") (param $q i32) (param $data i32) (param $n i32) (param $stride i32) (param $out i32) (param $inv f32)
+    (local $row i32) (local $end i32) (local $i i32) (local $qp i32) (local $rowBytes i32) (local $codeBytes i32)
+    (local $a0 v128) (local $a1 v128)
+    (local.set $codeBytes (i32.shl (local.get $stride) (i32.const 1)))
+    (local.set $rowBytes (i32.add (local.get $codeBytes) (i32.const 16)))
     (local.set $row (local.get $data))
     (local.set $end (i32.add (local.get $data) (i32.mul (local.get $n) (local.get $rowBytes))))
     (block $done
       (loop $rows
         (br_if $done (i32.ge_u (local.get $row) (local.get $end)))
-        (local.set $a0 (v128.const f32x4 0 0 0 0))
-        (local.set $a1 (v128.const f32x4 0 0 0 0))
-        (local.set $a2 (v128.const f32x4 0 0 0 0))
-        (local.set $a3 (v128.const f32x4 0 0 0 0))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
         (local.set $i (i32.const 0))
         (local.set $qp (local.get $q))
-        (block $cols_done
-          (loop $cols
-            ;; 16 halves (two loads) per step when the row has them, else the last 8
-            (br_if $cols_done (i32.gt_u (i32.add (local.get $i) (i32.const 32)) (local.get $rowBytes)))
-            (local.set $h (v128.load (i32.add (local.get $row) (local.get $i))))
-            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h)) (i32.const 13)) (local.get $mask)) (v128.load (local.get $qp)))))
-            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h)) (i32.const 13)) (local.get $mask)) (v128.load offset=16 (local.get $qp)))))
-            (local.set $h (v128.load offset=16 (i32.add (local.get $row) (local.get $i))))
-            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h)) (i32.const 13)) (local.get $mask)) (v128.load offset=32 (local.get $qp)))))
-            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h)) (i32.const 13)) (local.get $mask)) (v128.load offset=48 (local.get $qp)))))
-            (local.set $qp (i32.add (local.get $qp) (i32.const 64)))
-            (local.set $i (i32.add (local.get $i) (i32.const 32)))
-            (br $cols)))
-        (if (i32.lt_u (local.get $i) (local.get $rowBytes))
-          (then
-            (local.set $h (v128.load (i32.add (local.get $row) (local.get $i))))
-            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h)) (i32.const 13)) (local.get $mask)) (v128.load (local.get $qp)))))
-            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h)) (i32.const 13)) (local.get $mask)) (v128.load offset=16 (local.get $qp)))))))
-        (f32.store (local.get $out) (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3)))))
+        (loop $cols
+          (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (v128.load (i32.add (local.get $row) (local.get $i))) (v128.load (local.get $qp)))))
+          (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (v128.load offset=16 (i32.add (local.get $row) (local.get $i))) (v128.load offset=16 (local.get $qp)))))
+          (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
+          (local.set $i (i32.add (local.get $i) (i32.const 32)))
+          (br_if $cols (i32.lt_u (local.get $i) (local.get $codeBytes))))
+        (local.set $a0 (i32x4.add (local.get $a0) (local.get $a1)))
+        (f32.store (local.get $out)
+          (f32.mul (f32.mul (local.get $inv) (f32.load (i32.add (local.get $row) (local.get $codeBytes))))
+            (f32.convert_i32_s
+              (i32.add
+                (i32.add (i32x4.extract_lane 0 (local.get $a0)) (i32x4.extract_lane 1 (local.get $a0)))
+                (i32.add (i32x4.extract_lane 2 (local.get $a0)) (i32x4.extract_lane 3 (local.get $a0)))))))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
         (br $rows)))
