@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { normalise, seededRandom } from './random.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = path.join(ROOT, '.bench', 'cold');
@@ -125,16 +126,7 @@ function demoCollection() {
   return { db: DEMO_DB, collection: 'flowers', ids };
 }
 
-let seed = 20261130;
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-function normalise(v) {
-  let s = 0;
-  for (let j = 0; j < v.length; j++) s += v[j] * v[j];
-  const r = 1 / Math.sqrt(s);
-  for (let j = 0; j < v.length; j++) v[j] *= r;
-  return v;
-}
+const { rand, gauss } = seededRandom(20261130);
 /** `n` × `d` float32 unit vectors around 1,000 random centres, as a .npy file (written in chunks). */
 function writeClusteredNpy(file, n, d) {
   const clusters = 1000;

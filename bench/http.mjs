@@ -7,7 +7,7 @@
 //
 // - id:     "more like this" searches by random ids (no embedding).
 // - upload: multipart searches, each uploading one cifar10 photo (decoded and embedded by the server), with query
-//           batching on (the default: concurrent uploads share inference calls, see src/embed/batcher.ts) and off
+//           batching on (concurrent uploads share inference calls, see src/embed/batcher.ts; the default with CUDA) and off
 //           (`batchQueries: false`: one inference call per request), side by side. Next to them, the model-only
 //           ceiling measured in the same run (inference on pre-decoded tensors, `batchSize` images per call,
 //           `concurrency` calls at once, as bench:ingest's model-only), and upload req/s ÷ model-only images/s
@@ -16,6 +16,10 @@
 //           which steadies the numbers on a machine shared with other work.
 //
 // Prints requests/s and latency percentiles per scenario; `--json`: one JSON object.
+//
+// `--db DIR --collection NAME`: searches by id only, on an existing collection (e.g. the 1M-vector HNSW collection
+// `npm run bench:scale -- --keep` leaves behind), with the server in a process of its own (as deployed: the load
+// generator does not share its event loop).
 import autocannon from 'autocannon';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,6 +42,8 @@ const { values } = parseArgs({
     uploads: { type: 'string', default: '256' },
     rounds: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    db: { type: 'string' },
+    collection: { type: 'string' },
   },
 });
 if (!['all', 'id', 'upload'].includes(values.scenario)) throw new Error(`--scenario must be all, id or upload (got ${values.scenario})`);
@@ -46,6 +52,76 @@ const connections = Number(values.connections);
 const duration = Number(values.duration);
 const k = Number(values.k);
 const log = values.json ? () => {} : (...a) => console.error(...a);
+
+if (values.db) {
+  await existingCollection(values.db, values.collection ?? 'scale');
+  process.exit(0);
+}
+
+/** Search by random ids on an existing collection, the server (buildServer) in a child process. */
+async function existingCollection(location, name) {
+  const { spawn } = await import('node:child_process');
+  const server = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { openDatabase } from ${JSON.stringify(path.join(root, 'dist', 'index.js'))};
+       import { buildServer } from ${JSON.stringify(path.join(root, 'dist', 'server', 'app.js'))};
+       const db = await openDatabase(${JSON.stringify(location)}, {}, { create: false });
+       const col = await db.openCollection(${JSON.stringify(name)});
+       // items with files by their ids; a vectors-only collection (bench:scale's import) has ids row-0 … row-(n−1)
+       let ids = (await col.files()).map((f) => f.id);
+       if (ids.length === 0) ids = Array.from({ length: await col.count() }, (_, i) => 'row-' + i);
+       const app = await buildServer({ db, rateLimit: false, maxConcurrentPerClient: 256 });
+       const address = await app.listen({ host: '127.0.0.1', port: 0 });
+       const sample = Array.from({ length: 10000 }, (_, i) => ids[Math.floor((i * ids.length) / 10000)]);
+       console.log(JSON.stringify({ address, count: ids.length, dimension: col.spec.dimension, index: col.spec.index, vectorType: col.spec.vectorType, ids: sample }));`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const first = await new Promise((resolve, reject) => {
+    let buf = '';
+    server.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]));
+    });
+    server.on('exit', (code) => reject(new Error(`server exited (${code})`)));
+  });
+  const { address, ids } = first;
+  const check = await fetch(`${address}/v1/collections/${encodeURIComponent(name)}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: ids[0], k }) });
+  if (check.status !== 200) throw new Error(`search by id ${ids[0]} answered ${check.status}: ${await check.text()}`);
+  const url = `${address}/v1/collections/${encodeURIComponent(name)}/search`;
+  const body = (id) => JSON.stringify({ id, k });
+  for (const id of ids.slice(0, 200)) await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(id) }); // warm
+  let i = 0;
+  const result = await autocannon({
+    url,
+    connections,
+    duration,
+    requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: body(ids[(i++ * 7919) % ids.length]) }) }],
+  });
+  server.kill();
+  const out = {
+    vectors: first.count,
+    dimension: first.dimension,
+    index: first.index,
+    vectorType: first.vectorType,
+    connections,
+    durationSeconds: duration,
+    requestsPerSecond: +result.requests.average.toFixed(1),
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
+  if (values.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`${connections} clients, ${duration} s, search by id (k=${k}) over ${out.vectors} x ${out.dimension}-d (${JSON.stringify(out.index)}, ${out.vectorType}), server in its own process`);
+    console.log(`requests/s   ${out.requestsPerSecond}`);
+    console.log(`latency ms   p50 ${out.latencyMs.p50}   p90 ${out.latencyMs.p90}   p99 ${out.latencyMs.p99}   max ${out.latencyMs.max}`);
+    console.log(`errors       ${out.errors}   non-2xx ${out.non2xx}`);
+  }
+}
 
 const dbDir = path.join(root, '.bench', 'http-db');
 const db = await openDatabase(dbDir);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench:scale [-- --n 1000000 --dims 512 --stores embedded,postgres --types float32,float16,int8
-//                        --queries 100 --efs 40,80,160 --hnsw-stores embedded,postgres --json]
+//                        --queries 100 --efs 40,80,160 --hnsw-stores embedded,postgres --hnsw-type float32 --keep --json]
 //
 // One million vectors on this machine (issue 16.2). For each dimension: N clustered synthetic unit vectors
 // (seeded) are written as a clip-retrieval embeddings folder (img_emb/img_emb_0.npy) and imported through the
@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { FlatIndex } from '../dist/ann/flat.js';
 import { openDatabase } from '../dist/lookalike.js';
+import { normalise, seededRandom } from './random.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -33,6 +34,10 @@ const { values } = parseArgs({
     stores: { type: 'string', default: 'embedded,postgres' },
     types: { type: 'string', default: 'float32,float16,int8' },
     'hnsw-stores': { type: 'string', default: 'embedded,postgres' },
+    'hnsw-type': { type: 'string', default: 'float32' },
+    // reuse --work's stores as a --keep run left them (same --n/--dims/seed): only the HNSW latency, cold start, RSS
+    'measure-only': { type: 'boolean', default: false },
+    warm: { type: 'string', default: '2000' }, // searches a process runs before the "warm" latency is measured // the HNSW collection's vector type (float16 / int8: a quantised graph, re-scored)
     queries: { type: 'string', default: '100' },
     'exact-queries': { type: 'string', default: '20' },
     efs: { type: 'string', default: '40,80,160' },
@@ -65,16 +70,7 @@ const pct = (xs, p) => {
 
 // ───────────────────────────── data
 
-let seed = 20261130;
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-function normalise(v) {
-  let s = 0;
-  for (let j = 0; j < v.length; j++) s += v[j] * v[j];
-  const r = 1 / Math.sqrt(s);
-  for (let j = 0; j < v.length; j++) v[j] *= r;
-  return v;
-}
+const { rand, gauss } = seededRandom(20261130);
 /** N unit vectors around 1,000 random centres (spread like real embeddings: close within a cluster, not identical). */
 function generate(n, d) {
   const clusters = 1000;
@@ -203,11 +199,19 @@ function rssAfterOpen(db, collection, q) {
   if (r.status !== 0) throw new Error(`rss: ${r.stderr.slice(-1000)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
-async function latency(db, collection, queries, gt, opts) {
+/**
+ * p50/p99 and recall@10 of `queries` in a process that just opened the collection — or, with `warm`, after that many
+ * searches with other (random) vectors: a long-running server's state, its memory-mapped graph paged in.
+ */
+async function latency(db, collection, queries, gt, opts, warm = 0) {
   const d = await openDatabase(db, { threads: os.availableParallelism() });
   try {
     const col = await d.openCollection(collection);
     await col.search({ vector: queries[0] }, { k: 10, ...opts, includeMetadata: false }); // opens, loads
+    const dim = queries[0].length;
+    for (let i = 0; i < warm; i++) {
+      await col.search({ vector: normalise(Float32Array.from({ length: dim }, gauss)) }, { k: 10, ...opts, includeMetadata: false });
+    }
     const times = [];
     let hit = 0;
     for (const [i, q] of queries.entries()) {
@@ -251,6 +255,7 @@ for (const d of DIMS) {
     const collection = 'scale';
     const row = { store, dimension: d, vectors: N };
     try {
+      if (!values['measure-only']) {
       log(`  ${store}: import…`);
       const imp = cli(['import', embDir, '--db', db, '-c', collection, '--json', '--no-progress'], 'import');
       row.importSeconds = imp.wall / 1000;
@@ -275,21 +280,25 @@ for (const d of DIMS) {
       row.coldStartExact = coldStart(db, collection);
       row.coldStartExactMs = row.coldStartExact.wallMs;
       log(`    cold start, search --id (exact): ${JSON.stringify(row.coldStartExact)}`);
+      }
 
       if (HNSW_STORES.has(store)) {
-        const type = 'float32';
-        log(`  ${store}: HNSW build (M ${M}, efConstruction ${EFC})…`);
-        const re = cli(
-          ['reindex', '--db', db, '-c', collection, '--index', 'hnsw', '--hnsw-m', String(M), '--ef-construction', String(EFC), '--ef', '40', '--vector-type', type, '--json'],
-          'reindex hnsw',
-        );
-        const h = { vectorType: type, buildSeconds: re.wall / 1000, ef: {} };
+        const type = values['hnsw-type'];
+        const h = { vectorType: type, ef: {}, efWarm: {} };
+        if (!values['measure-only']) {
+          log(`  ${store}: HNSW build (M ${M}, efConstruction ${EFC})…`);
+          const re = cli(
+            ['reindex', '--db', db, '-c', collection, '--index', 'hnsw', '--hnsw-m', String(M), '--ef-construction', String(EFC), '--ef', '40', '--vector-type', type, '--json'],
+            'reindex hnsw',
+          );
+          h.buildSeconds = re.wall / 1000;
+        }
         if (store === 'postgres') h.indexBytesPerVector = (await pgBytes(db, collection)).indexes / N;
         else {
           const idx = path.join(db, 'indexes');
           h.indexBytesPerVector = fs.existsSync(idx) ? duBytes(idx) / N : null;
         }
-        log(`    built in ${h.buildSeconds.toFixed(0)} s, ${h.indexBytesPerVector?.toFixed(0)} index bytes/vector`);
+        log(`    built in ${h.buildSeconds?.toFixed(0) ?? '(earlier run)'} s, ${h.indexBytesPerVector?.toFixed(0)} index bytes/vector`);
         h.coldStart = coldStart(db, collection);
         h.coldStartMs = h.coldStart.wallMs;
         log(`    cold start, search --id (HNSW): ${JSON.stringify(h.coldStart)}`);
@@ -300,7 +309,10 @@ for (const d of DIMS) {
         for (const ef of EFS) {
           const lat = await latency(db, collection, queries, gt, { ef });
           h.ef[ef] = lat;
-          log(`    ef ${ef}: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, recall@10 ${lat.recall10.toFixed(3)}`);
+          log(`    ef ${ef}: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, recall@10 ${lat.recall10.toFixed(3)} (fresh process)`);
+          const warm = await latency(db, collection, queries, gt, { ef }, Number(values.warm));
+          h.efWarm[ef] = warm;
+          log(`    ef ${ef}: p50 ${warm.p50.toFixed(2)} ms, p99 ${warm.p99.toFixed(2)} ms, recall@10 ${warm.recall10.toFixed(3)} (after ${values.warm} searches)`);
         }
         row.hnsw = h;
       }
@@ -316,16 +328,16 @@ const out = { machine: { cpus: os.availableParallelism(), memGiB: Math.round(os.
 if (values.json) console.log(JSON.stringify(out, null, 2));
 else {
   console.log(`\n${N.toLocaleString()} vectors, ${os.availableParallelism()} cores`);
-  console.log('| store | d | import vec/s | disk B/vec | exact f32 p50/p99 ms | exact f16 p50/p99 | exact i8 p50/p99 | cold start exact ms | HNSW build s | HNSW B/vec | cold start HNSW ms | RSS open MB | ' + EFS.map((e) => `ef ${e} p50/p99 ms, R@10`).join(' | ') + ' |');
+  console.log('| store | d | import vec/s | disk B/vec | exact f32 p50/p99 ms | exact f16 p50/p99 | exact i8 p50/p99 | cold start exact ms | HNSW type | HNSW build s | HNSW B/vec | cold start HNSW ms | RSS open MB | ' + EFS.map((e) => `ef ${e} p50/p99 ms fresh, warm; R@10`).join(' | ') + ' |');
   for (const r of results) {
     const ex = (t) => (r.exact?.[t]?.p50 !== undefined ? `${r.exact[t].p50.toFixed(1)} / ${r.exact[t].p99.toFixed(1)}` : '—');
     const h = r.hnsw;
     console.log(
-      `| ${r.store} | ${r.dimension} | ${r.importPerSecond.toFixed(0)} | ${r.diskBytesPerVector.toFixed(0)} | ${ex('float32')} | ${ex('float16')} | ${ex('int8')} | ${r.coldStartExactMs.toFixed(0)} | ` +
+      `| ${r.store} | ${r.dimension} | ${r.importPerSecond?.toFixed(0) ?? "—"} | ${r.diskBytesPerVector?.toFixed(0) ?? "—"} | ${ex('float32')} | ${ex('float16')} | ${ex('int8')} | ${r.coldStartExactMs?.toFixed(0) ?? "—"} | ` +
         (h
-          ? `${h.buildSeconds.toFixed(0)} | ${h.indexBytesPerVector?.toFixed(0)} | ${h.coldStartMs.toFixed(0)} | ${h.rssAfterOpenMB.toFixed(0)} | ` +
-            EFS.map((e) => `${h.ef[e].p50.toFixed(2)} / ${h.ef[e].p99.toFixed(2)}, ${h.ef[e].recall10.toFixed(3)}`).join(' | ')
-          : '— | — | — | — | ' + EFS.map(() => '—').join(' | ')) +
+          ? `${h.vectorType} | ${h.buildSeconds?.toFixed(0) ?? '—'} | ${h.indexBytesPerVector?.toFixed(0)} | ${h.coldStartMs.toFixed(0)} | ${h.rssAfterOpenMB.toFixed(0)} | ` +
+            EFS.map((e) => `${h.ef[e].p50.toFixed(2)} / ${h.ef[e].p99.toFixed(2)}, ${h.efWarm[e].p50.toFixed(2)} / ${h.efWarm[e].p99.toFixed(2)}; ${h.ef[e].recall10.toFixed(3)}`).join(' | ')
+          : '— | — | — | — | — | ' + EFS.map(() => '—').join(' | ')) +
         ' |',
     );
   }

@@ -73,8 +73,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     limits: { fileSize: settings.maxUploadBytes, files: 64, fields: 16, fieldSize: 64 * 1024, parts: 100, headerPairs: 100 },
   });
 
-  // queries that embed (uploads, texts, /v1/embed) share micro-batches of up to batchSize (see embed/batcher.ts)
-  const collections = new CollectionCache(opts.db, settings.batchQueries && { maxBatch: opts.db.config.batchSize });
+  // queries that embed (uploads, texts, /v1/embed) share micro-batches of up to batchSize (see embed/batcher.ts):
+  // by default on a GPU only (ServerOptions.batchQueries)
+  const batching = settings.batchQueries ?? opts.db.config.device === 'cuda';
+  const collections = new CollectionCache(opts.db, batching && { maxBatch: opts.db.config.batchSize });
   const partial = { db: opts.db, settings, collections, queryImages: new QueryImageCache() };
   await app.register(securityPlugin, { ctx: partial as ServerContext });
   const ctx: ServerContext = { ...partial, heavy: heavyGate(app, settings) };

@@ -41,7 +41,7 @@ describe('HTTP query batching', () => {
     const flowers = await db.collection('flowers', { model: 'mobilenet-v1' });
     await flowers.indexFolder(SAMPLES);
     const open = { db, rateLimit: false as const, maxConcurrentPerClient: 64 };
-    batched = await buildServer(open);
+    batched = await buildServer({ ...open, batchQueries: true }); // on CPU the default is off (see ServerOptions.batchQueries)
     unbatched = await buildServer({ ...open, batchQueries: false });
   }, 120_000);
   afterAll(async () => {
