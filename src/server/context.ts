@@ -52,9 +52,10 @@ export interface ServerOptions {
    * Embed concurrent queries (uploads, texts, `/v1/embed`) in shared micro-batches: each waits at most 5 ms for
    * others, up to the database's `batchSize` per inference call, at most the model's concurrency batches at once;
    * past 4 × batchSize × concurrency waiting items, 503 `SERVER_BUSY` (see `embed/batcher.ts`). Default: on when
-   * the database's `device` is `cuda` (a GPU runs a batch of 8 in about the time of one image), off on CPU, where a
-   * batch costs the same per image as single images (mobilenet-v1: 7.1 vs 6.9–8.7 ms) and batching only adds the
-   * wait — `bench:http` measured 144 vs 148 uploads/s with 16 clients on 2 cores.
+   * the database's `device` is `cuda` (GPUs run a batch in little more than the time of one image — not measured
+   * here, the project's machines have no GPU), off on CPU, where a batch costs the same per image as single images
+   * (mobilenet-v1: 7.1 vs 6.9–8.7 ms) and batching only adds the wait — `bench:http` measured 144 vs 148 uploads/s
+   * with 16 clients on 2 cores.
    */
   readonly batchQueries?: boolean;
   readonly logger?: boolean;
