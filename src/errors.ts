@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   INVALID_MULTIPART: 'The multipart/form-data request is malformed.',
   NATIVE_MODULE_FAILED: 'A native module could not be loaded (built for another Node.js version or platform).',
   STORAGE_FULL: 'The disk holding the store is full.',
+  COLLECTION_TOO_LARGE: "The collection's vectors do not fit in memory for an exact scan at their vector type.",
   SERVER_BUSY: 'Too many requests are waiting to be embedded; retry in a moment.',
   INTERNAL: 'An unexpected internal error.',
 } as const;
@@ -103,6 +104,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'SERVER_BUSY':
       return 503;
     case 'STORAGE_FULL':
+    case 'COLLECTION_TOO_LARGE':
       return 507;
   }
 }

@@ -40,6 +40,17 @@ const PAGE = 65536;
 const MAX_PAGES = 65536;
 const MAX_BYTES = MAX_PAGES * PAGE; // wasm32: 4 GiB of linear memory
 
+/** Thrown when the rows would not fit in the index's WebAssembly memory (the index is left as it was). */
+export class FlatIndexFullError extends RangeError {
+  constructor(
+    readonly rows: number,
+    readonly maxRows: number,
+  ) {
+    super(`FlatIndex: ${rows} rows do not fit in its WebAssembly memory (4 GiB at most; ${maxRows} rows at this dimension and encoding)`);
+    this.name = 'FlatIndexFullError';
+  }
+}
+
 /**
  * Exact inner-product index. Vectors live in one contiguous block of WebAssembly memory (rows zero-padded to a
  * multiple of 8 floats) scanned by a SIMD kernel (src/ann/wasm/kernels.wat); no per-vector objects. Keys are the
@@ -55,6 +66,8 @@ export class FlatIndex implements VectorIndex {
   /** Values per stored row (the dimension, zero-padded for the SIMD kernels). */
   readonly stride: number;
   private readonly rowBytes: number;
+  /** The most WebAssembly memory this index may use (4 GiB, or less when asked). */
+  private readonly maxBytes: number;
   readonly encoding: VectorEncoding;
   private readonly scales: Float32Array | undefined;
   /** int8 / float16: 1 / the factor the int16 query was scaled by (see writeQuery). */
@@ -86,8 +99,9 @@ export class FlatIndex implements VectorIndex {
     readonly dimension: number,
     capacity = 1024,
     readonly metric: 'ip' | 'l2' = 'ip',
-    opts: { encoding?: VectorEncoding; int8Scales?: Float32Array } = {},
+    opts: { encoding?: VectorEncoding; int8Scales?: Float32Array; maxBytes?: number } = {},
   ) {
+    this.maxBytes = Math.min(MAX_BYTES, opts.maxBytes ?? MAX_BYTES);
     this.encoding = opts.encoding ?? 'float32';
     const align = this.encoding === 'float32' ? 8 : 16;
     this.stride = Math.ceil(dimension / align) * align;
@@ -99,10 +113,10 @@ export class FlatIndex implements VectorIndex {
     const own = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as ScanKernels & { memory: WebAssembly.Memory };
     this.wasm = own;
     this.mem = own.memory;
-    this.capacity = Math.max(1, capacity);
+    this.outOff = this.qOff + 4 * this.stride * 4;
+    this.capacity = Math.max(1, Math.min(capacity, this.maxRows));
     this.keys = new Float64Array(this.capacity);
     this.norms = new Float32Array(metric === 'l2' ? this.capacity : 0);
-    this.outOff = this.qOff + 4 * this.stride * 4;
     this.dataOff = this.outOff + 4 * this.capacity * 4;
     const bytes = this.dataOff + this.capacity * this.rowBytes;
     if (!this.shareIfLarge(bytes)) this.ensureMemory(bytes);
@@ -134,6 +148,11 @@ export class FlatIndex implements VectorIndex {
     return this.n * this.rowBytes;
   }
 
+  /** The most rows this index can hold: each takes its row bytes plus 4 scores of 4 bytes (see the layout). */
+  get maxRows(): number {
+    return Math.floor((this.maxBytes - this.outOff) / (this.rowBytes + 16));
+  }
+
   /** Bytes per vector in memory. */
   get bytesPerVector(): number {
     return this.rowBytes;
@@ -159,7 +178,8 @@ export class FlatIndex implements VectorIndex {
 
   private grow(rows: number): void {
     if (rows <= this.capacity) return;
-    const capacity = Math.max(rows, Math.ceil(this.capacity * 1.5));
+    if (rows > this.maxRows) throw new FlatIndexFullError(rows, this.maxRows);
+    const capacity = Math.min(this.maxRows, Math.max(rows, Math.ceil(this.capacity * 1.5)));
     const dataOff = this.outOff + 4 * capacity * 4;
     const old = this.capacity;
     this.capacity = capacity;

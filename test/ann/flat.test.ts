@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlatIndex } from '../../src/ann/flat.js';
+import { FlatIndex, FlatIndexFullError } from '../../src/ann/flat.js';
 import { TopK } from '../../src/ann/kernels.js';
 import { randomUnitVectors, rng } from '../helpers.js';
 
@@ -137,5 +137,25 @@ describe('FlatIndex metrics', () => {
     index.upsert(1, w!);
     expect(index.search(v!, 3).map((h) => h.key)).toEqual([3, 7, 9]);
     expect(index.search(v!, 2).map((h) => h.key)).toEqual([3, 7]);
+  });
+});
+
+describe('FlatIndex at its memory limit', () => {
+  // 4 GiB of WebAssembly memory in production (1M × 1024 float32 just fits); a smaller cap shows the same logic
+  it('grows only up to what fits, then refuses the row that does not (FlatIndexFullError) and stays as it was', () => {
+    const d = 64;
+    const index = new FlatIndex(d, 16, 'ip', { maxBytes: 256 * 1024 });
+    const max = index.maxRows;
+    expect(max).toBe(Math.floor((256 * 1024 - 4 * d * 4) / (d * 4 + 16)));
+    const vs = randomUnitVectors(max + 1, d, 11);
+    // growth by 1.5× would overshoot the cap: the last steps are capped instead of failing early
+    for (let i = 0; i < max; i++) index.upsert(i, vs[i]!);
+    expect(index.size).toBe(max);
+    expect(() => index.upsert(max, vs[max]!)).toThrow(FlatIndexFullError);
+    expect(index.size).toBe(max);
+    expect(index.search(vs[7]!, 1)[0]).toEqual({ key: 7, score: expect.closeTo(1, 5) });
+    // a replacement of a held row still works when full
+    index.upsert(7, vs[8]!);
+    expect(index.search(vs[8]!, 2).map((h) => h.key).sort()).toEqual([7, 8]);
   });
 });

@@ -1,10 +1,11 @@
 import os from 'node:os';
 import type { DerivedFiles } from '../../ann/files.js';
-import { FlatIndex, int8Scales } from '../../ann/flat.js';
+import { FlatIndex, FlatIndexFullError, int8Scales } from '../../ann/flat.js';
 import { HnswIndex, type HnswQuantization } from '../../ann/hnsw.js';
 import { IvfIndex } from '../../ann/ivf.js';
 import { ProjectedIndex, RandomProjection } from '../../ann/projection.js';
 import type { ScoredKey, VectorIndex } from '../../ann/types.js';
+import { createError, type LookalikeError } from '../../errors.js';
 import type { CollectionSpec } from '../types.js';
 
 /** Where the vectors come from: the store's rows (row id, little-endian float32 blob). */
@@ -114,7 +115,9 @@ export class CollectionVectors {
         dimension,
       );
     }
-    const flat = new FlatIndex(dimension, this.source.count() + 64, 'ip', { encoding: spec.vectorType, ...(scales ? { int8Scales: scales } : {}) });
+    const count = this.source.count();
+    const flat = new FlatIndex(dimension, count + 64, 'ip', { encoding: spec.vectorType, ...(scales ? { int8Scales: scales } : {}) });
+    if (count > flat.maxRows) throw tooLarge(spec.name, count, dimension, spec.vectorType, flat.maxRows);
     this.projected = proj ? new ProjectedIndex(proj, flat) : null;
     for (const [rid, blob] of rows()) {
       if (this.projected) this.projected.upsert(rid, blobToVector(blob));
@@ -188,7 +191,16 @@ export class CollectionVectors {
   upserted(written: readonly [number, Float32Array][], dataVersion: number): void {
     if ((!this.flat && !this.ann) || written.length === 0) return;
     for (const [rid, v] of written) {
-      if (this.flat) (this.projected ?? this.flat).upsert(rid, v);
+      if (this.flat) {
+        try {
+          (this.projected ?? this.flat).upsert(rid, v);
+        } catch (e) {
+          // the cache is full (4 GiB): the write is committed all the same; an exact scan will say what to do
+          if (!(e instanceof FlatIndexFullError)) throw e;
+          this.flat = null;
+          this.projected = null;
+        }
+      }
       this.ann?.upsert(rid, v);
     }
     this.dirty ||= this.ann !== null;
@@ -244,4 +256,15 @@ export class CollectionVectors {
   get reuse(): { graph: boolean; centroids: boolean; assignments: boolean; mapped: boolean; cached: boolean } {
     return { ...this.reused, mapped: this.ann instanceof HnswIndex && this.ann.mapped, cached: this.flat !== null };
   }
+}
+
+/** The in-memory scan cannot hold the collection: say how big it is and what to switch to. */
+function tooLarge(name: string, count: number, dimension: number, vectorType: string, maxRows: number): LookalikeError {
+  return createError(
+    'COLLECTION_TOO_LARGE',
+    `Collection "${name}" holds ${count} vectors of ${dimension} dimensions (${vectorType}): more than the ${maxRows} an in-memory scan ` +
+      `can hold (4 GiB of WebAssembly memory). Keep them in fewer bytes: \`lookalike reindex --collection ${name} --vector-type float16\` ` +
+      `(or int8; the stored float32 vectors still re-score the results) — with \`--index hnsw\` too for a collection this size.`,
+    { collection: name, count, dimension, vectorType, maxRows },
+  );
 }
