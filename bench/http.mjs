@@ -95,25 +95,9 @@ async function existingCollection(location, name) {
   const body = (id) => JSON.stringify({ id, k });
   for (const id of ids.slice(0, 200)) await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(id) }); // warm
   let i = 0;
-  const result = await autocannon({
-    url,
-    connections,
-    duration,
-    requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: body(ids[(i++ * 7919) % ids.length]) }) }],
-  });
+  const result = await searchByIds(url, () => ids[(i++ * 7919) % ids.length]);
   server.kill();
-  const out = {
-    vectors: first.count,
-    dimension: first.dimension,
-    index: first.index,
-    vectorType: first.vectorType,
-    connections,
-    durationSeconds: duration,
-    requestsPerSecond: +result.requests.average.toFixed(1),
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-    errors: result.errors,
-    non2xx: result.non2xx,
-  };
+  const out = { vectors: first.count, dimension: first.dimension, index: first.index, vectorType: first.vectorType, connections, durationSeconds: duration, ...result };
   if (values.json) console.log(JSON.stringify(out));
   else {
     console.log(`${connections} clients, ${duration} s, search by id (k=${k}) over ${out.vectors} x ${out.dimension}-d (${JSON.stringify(out.index)}, ${out.vectorType}), server in its own process`);
@@ -135,13 +119,26 @@ const files = await col.files();
 
 let seed = 1;
 const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-const summary = (result) => ({
-  requests: result.requests.total,
-  requestsPerSecond: +result.requests.average.toFixed(1),
-  latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-  errors: result.errors,
-  non2xx: result.non2xx,
-});
+function summary(result) {
+  return {
+    requests: result.requests.total,
+    requestsPerSecond: +result.requests.average.toFixed(1),
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
+}
+
+/** `connections` clients searching by id (`pick()` chooses each) for `duration` s: the run's summary. */
+async function searchByIds(url, pick) {
+  const result = await autocannon({
+    url,
+    connections,
+    duration,
+    requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: JSON.stringify({ id: pick(), k }) }) }],
+  });
+  return summary(result);
+}
 
 /** Run `fn(address)` against a fresh server built with `opts`; the server is closed afterwards. */
 async function withServer(opts, fn) {
@@ -160,19 +157,7 @@ async function idScenario() {
     const url = `${address}/v1/collections/bench/search`;
     // warm the collection's index (first search builds it)
     await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: ids[0], k }) });
-    const result = await autocannon({
-      url,
-      connections,
-      duration,
-      requests: [
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          setupRequest: (req) => ({ ...req, body: JSON.stringify({ id: ids[Math.floor(rand() * ids.length)], k }) }),
-        },
-      ],
-    });
-    return summary(result);
+    return searchByIds(url, () => ids[Math.floor(rand() * ids.length)]);
   });
 }
 

@@ -119,16 +119,16 @@ export class FlatIndex implements VectorIndex {
     this.norms = new Float32Array(metric === 'l2' ? this.capacity : 0);
     this.dataOff = this.outOff + 4 * this.capacity * 4;
     const bytes = this.dataOff + this.capacity * this.rowBytes;
-    if (!this.shareIfLarge(bytes)) this.ensureMemory(bytes);
+    if (!this.shareIfLarge(this.capacity, bytes)) this.ensureMemory(bytes);
     this.view = new Float32Array(this.mem.buffer);
   }
 
   /**
-   * Moves to a shared memory of at least `bytes` (the first `keep` bytes copied over) when the rows are large
+   * Moves to a shared memory of at least `bytes` (the first `keep` bytes copied over) when `capacity` rows are large
    * enough to be scanned by several threads and more than one is configured. Returns whether it moved.
    */
-  private shareIfLarge(bytes: number, keep = 0): boolean {
-    if (this.shared || this.capacity * this.rowBytes < PARALLEL_MIN_BYTES || bytes > MAX_BYTES) return false;
+  private shareIfLarge(capacity: number, bytes: number, keep = 0): boolean {
+    if (this.shared || capacity * this.rowBytes < PARALLEL_MIN_BYTES || bytes > MAX_BYTES) return false;
     if (!scanPool(sharedKernelModule())) return false;
     // `shared` is missing from @types/node's MemoryDescriptor; V8 has had it since Node 16
     const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE), maximum: MAX_PAGES, shared: true } as { initial: number; maximum: number });
@@ -181,10 +181,7 @@ export class FlatIndex implements VectorIndex {
     if (rows > this.maxRows) throw new FlatIndexFullError(rows, this.maxRows);
     const capacity = Math.min(this.maxRows, Math.max(rows, Math.ceil(this.capacity * 1.5)));
     const dataOff = this.outOff + 4 * capacity * 4;
-    const old = this.capacity;
-    this.capacity = capacity;
-    const moved = this.shareIfLarge(dataOff + capacity * this.rowBytes, this.dataOff + this.n * this.rowBytes);
-    this.capacity = old;
+    const moved = this.shareIfLarge(capacity, dataOff + capacity * this.rowBytes, this.dataOff + this.n * this.rowBytes);
     if (!moved) this.ensureMemory(dataOff + capacity * this.rowBytes);
     const bytes = new Uint8Array(this.mem.buffer);
     bytes.copyWithin(dataOff, this.dataOff, this.dataOff + this.n * this.rowBytes);

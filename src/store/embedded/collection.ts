@@ -368,7 +368,8 @@ export class EmbeddedCollection implements StoreCollection {
     const withMeta = opts.includeMetadata ?? true;
     const byRid = new Map<number, { id: string; path: string | null; metadata?: string }>();
     for (const chunk of chunks(kept)) {
-      const rows = this.byRids(`SELECT rid, id, path${withMeta ? ', metadata' : ''} FROM items WHERE rid IN`, chunk.length)
+      const rows = this.db
+        .prepare(`SELECT rid, id, path${withMeta ? ', metadata' : ''} FROM items WHERE rid IN (${chunk.map(() => '?').join(',')})`)
         .all(...chunk.map((h) => h.key)) as { rid: number; id: string; path: string | null; metadata?: string }[];
       for (const r of rows) byRid.set(r.rid, r);
     }
@@ -417,27 +418,12 @@ export class EmbeddedCollection implements StoreCollection {
   }
 
   /** Exact scores of `hits` from the float32 vectors in the database, best first. */
-  /**
-   * `${select} (?, ?, …)` with `n` placeholders, prepared once and kept (the most recent 64): every search reads
-   * its hits' rows this way, and preparing the statement each time cost about as much as running it.
-   */
-  private byRids(select: string, n: number, raw = false): Database.Statement {
-    const key = `${raw ? 'raw:' : ''}${select}:${n}`;
-    let stmt = this.ridStmts.get(key);
-    if (stmt) this.ridStmts.delete(key);
-    else {
-      stmt = this.db.prepare(`${select} (${Array.from({ length: n }, () => '?').join(',')})`);
-      if (raw) stmt.raw();
-      if (this.ridStmts.size >= 64) this.ridStmts.delete(this.ridStmts.keys().next().value!);
-    }
-    this.ridStmts.set(key, stmt);
-    return stmt;
-  }
-
   private rescore(query: Float32Array, hits: readonly ScoredKey[]): ScoredKey[] {
     const out: ScoredKey[] = [];
     for (const chunk of chunks(hits)) {
-      const rows = this.byRids('SELECT rid, vector FROM items WHERE rid IN', chunk.length, true)
+      const rows = this.db
+        .prepare(`SELECT rid, vector FROM items WHERE rid IN (${chunk.map(() => '?').join(',')})`)
+        .raw()
         .all(...chunk.map((h) => h.key)) as [number, Buffer][];
       for (const [rid, blob] of rows) {
         const v = blobToVector(blob);
@@ -474,7 +460,6 @@ export class EmbeddedCollection implements StoreCollection {
 
   /** The rows of recent filters, valid while the database is unchanged (the same filter over many queries, paging). */
   private readonly filterCache = new Map<string, { version: number; rids: number[] }>();
-  private readonly ridStmts = new Map<string, Database.Statement>();
 
   /** The rows matching `where` when they are known without running the filter (cached for this data version). */
   private cachedFilter(where: Where): number[] | undefined {
