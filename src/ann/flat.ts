@@ -163,8 +163,8 @@ export class FlatIndex implements VectorIndex {
   }
 
   private ensureMemory(bytes: number): void {
-    if (bytes > MAX_BYTES) {
-      throw new RangeError(`FlatIndex: ${bytes} bytes exceed the 4 GiB of WebAssembly memory; use an approximate index or fewer dimensions`);
+    if (bytes > this.maxBytes) {
+      throw new RangeError(`FlatIndex: ${bytes} bytes exceed its WebAssembly memory (4 GiB at most); use an approximate index or fewer dimensions`);
     }
     const have = this.mem.buffer.byteLength;
     if (bytes > have) this.mem.grow(Math.ceil((bytes - have) / PAGE));
